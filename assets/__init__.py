@@ -1,0 +1,7 @@
+"""Bundled ONNX models (face detectors, default classifier) and sample clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ASSETS_DIR = Path(__file__).resolve().parent

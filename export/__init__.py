@@ -1,0 +1,1 @@
+"""Keras to ONNX export, model metadata writing, quantization, and asset conversion scripts."""

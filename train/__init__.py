@@ -1,0 +1,1 @@
+"""Dataset extraction, training and evaluation (needs the `train` extra)."""
