@@ -6,9 +6,15 @@ so that pre- and post-processing code never touches the session directly.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import io
 import logging
 import os
+import sys
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +45,42 @@ PROVIDER_ALIASES: dict[str, str] = {
 
 GPU_PROVIDERS = frozenset({TENSORRT, CUDA})
 
+# onnxruntime's own native log lines about providers it cannot load would reach the user's
+# terminal on every CPU-only machine; our one-line warnings say the same, once.
+ort.set_default_logger_severity(4)
+
+
+@cache
+def nvidia_driver_present() -> bool:
+    """Whether this machine has an NVIDIA driver at all (without it CUDA cannot work)."""
+    if os.path.exists("/proc/driver/nvidia/version"):
+        return True
+    names = ["nvcuda.dll"] if sys.platform == "win32" else ["libcuda.so.1", "libcuda.so"]
+    return any(_loadable(n) for n in names) or ctypes.util.find_library("cuda") is not None
+
+
+@cache
+def tensorrt_present() -> bool:
+    """Whether TensorRT's runtime library can be loaded (the TensorRT provider needs it)."""
+    names = (["nvinfer_10.dll", "nvinfer.dll"] if sys.platform == "win32"
+             else ["libnvinfer.so.10", "libnvinfer.so.8", "libnvinfer.so"])
+    if any(_loadable(n) for n in names):
+        return True
+    try:  # the pip wheels (tensorrt / tensorrt-cu12-libs) put the library beside the package
+        import tensorrt_libs  # type: ignore[import-not-found]  # noqa: F401
+
+        return True
+    except ImportError:
+        return False
+
+
+def _loadable(name: str) -> bool:
+    try:
+        ctypes.CDLL(name)
+        return True
+    except OSError:
+        return False
+
 
 def parse_providers(text: str | None) -> list[str] | None:
     """Turn `--providers cuda,cpu` into ONNX Runtime provider names (None: automatic)."""
@@ -68,6 +110,14 @@ def choose_providers(
     available = list(ort.get_available_providers() if available is None else available)
     if requested is None:
         chosen = [p for p in PREFERRED_PROVIDERS if p in available]
+        # A GPU build of onnxruntime lists CUDA and TensorRT even where they cannot run; asking
+        # for them anyway costs a failed library load and a screenful of native errors.
+        if any(p in GPU_PROVIDERS for p in chosen) and not nvidia_driver_present():
+            log.info("no NVIDIA driver found: running on the CPU")
+            chosen = [p for p in chosen if p not in GPU_PROVIDERS]
+        elif TENSORRT in chosen and not tensorrt_present():
+            log.info("TensorRT libraries not found: using CUDA without TensorRT")
+            chosen.remove(TENSORRT)
     else:
         chosen = []
         for p in requested:
@@ -125,14 +175,24 @@ class OnnxBackend:
         if intra_op_threads:
             options.intra_op_num_threads = intra_op_threads
         options.log_severity_level = 3  # our own warnings say what matters
+        # Decode, detection and classification run side by side on few cores: idle ORT threads
+        # must sleep, not spin, or they steal the CPU the other stages need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         provider_args = [(p, _provider_options(p, cache_dir)) for p in self.requested_providers]
+        captured = io.StringIO()
         try:
-            self.session = ort.InferenceSession(
-                str(self.path), sess_options=options, providers=provider_args
-            )
+            # onnxruntime print()s provider failures to stdout, where they would corrupt
+            # `--json -` output; keep them for the debug log instead.
+            with contextlib.redirect_stdout(captured):
+                self.session = ort.InferenceSession(
+                    str(self.path), sess_options=options, providers=provider_args
+                )
         except Exception as exc:  # onnxruntime raises its own untyped errors for bad files
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{self.path}: not a loadable ONNX model ({reason})") from exc
+        if captured.getvalue().strip():
+            log.debug("onnxruntime: %s", captured.getvalue().strip())
         self.providers: list[str] = list(self.session.get_providers())
         if self.providers[0] != self.requested_providers[0]:
             log.warning(
@@ -142,7 +202,9 @@ class OnnxBackend:
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             names = ", ".join(i.name for i in inputs)
-            raise ModelError(f"{self.path}: expected one image input, found {len(inputs)} ({names})")
+            raise ModelError(
+                f"{self.path}: expected one image input, found {len(inputs)} ({names})"
+            )
         self.input_name: str = inputs[0].name
         self.input_shape: list[int | None] = [
             d if isinstance(d, int) and d > 0 else None for d in inputs[0].shape

@@ -1,0 +1,343 @@
+"""The `deepfake-monitor` command line.
+
+Exit codes: 0 success; 1 some inputs could not be analysed (the others were, and the report says
+which failed and why); 2 the run could not start (bad model, no usable input, bad option);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .backend import parse_providers
+from .errors import UserError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
+PROG = "deepfake-monitor"
+
+
+class _MaskingFilter(logging.Filter):
+    """Credentials in URLs never reach a log line, whoever logs them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from .sources import mask_credentials
+
+        message = record.getMessage()
+        masked = mask_credentials(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.WARNING - 10 * verbosity
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    handler.addFilter(_MaskingFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(max(logging.DEBUG, level))
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not strictly between 0 and 1")
+    return value
+
+
+def _sample_fps(text: str) -> float | None:
+    if text.lower() in ("all", "0"):
+        return None
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'all'") from exc
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0 (or 'all')")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model and execution")
+    g.add_argument("--model", metavar="PATH.onnx",
+                   help="classifier with deepfake-monitor metadata (default: the bundled model)")
+    g.add_argument("--threshold", type=_probability, metavar="P",
+                   help="P(fake) at or above which a face or video counts as fake "
+                        "(default: the model's own threshold)")
+    g.add_argument("--providers", metavar="LIST",
+                   help="execution providers in order of preference, e.g. 'cuda,cpu' or "
+                        "'tensorrt,cuda,cpu' (default: auto, TensorRT → CUDA → CPU as available)")
+    g.add_argument("--detector", default="full", metavar="short|full|PATH",
+                   help="BlazeFace model: 'full' (full-range, faces up to ~5 m), 'short' "
+                        "(short-range, faster, close faces) or an ONNX path (default: %(default)s)")
+    g.add_argument("--min-face-score", type=_probability, default=0.5, metavar="P",
+                   help="face detector confidence needed to analyse a face (default: %(default)s)")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="more log output (-vv: debug)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .scan import DEFAULT_SCAN_FPS
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Real-time deepfake video analyzer: a fake-probability meter for every "
+                    "face, and a verdict per video.",
+        epilog="Run '%(prog)s COMMAND --help' for the options of each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    scan = sub.add_parser(
+        "scan", help="analyse video files and folders, write a report",
+        description="Analyse video files (folders are searched recursively) as fast as the "
+                    "machine allows. Every sampled frame is analysed; nothing is dropped. "
+                    "Prints a summary table; --json/--csv/--annotate write the details.",
+    )
+    scan.add_argument("inputs", nargs="+", metavar="INPUT", help="video file or folder")
+    scan.add_argument("--json", metavar="PATH", help="write the JSON report here ('-': stdout)")
+    scan.add_argument("--csv", metavar="PATH", help="write the per-face timeline as CSV")
+    scan.add_argument("--annotate", metavar="DIR",
+                      help="write an MP4 per input with the overlays burnt in "
+                           "(at the analysed frame rate)")
+    scan.add_argument("--sample-fps", type=_sample_fps, default=DEFAULT_SCAN_FPS, metavar="FPS",
+                      help="frames analysed per second of video, or 'all' for every frame "
+                           "(default: %(default)s)")
+    _add_common(scan)
+
+    watch = sub.add_parser(
+        "watch", help="monitor live sources (webcam, RTSP/HTTP, screen, files played live)",
+        description="Monitor live sources headless: a status line on stderr, alerts as they "
+                    "happen, and all events as JSON lines with --events. Live sources always "
+                    "analyse the newest frame (older ones are dropped); network sources and "
+                    "webcams reconnect with backoff. Stops on Ctrl+C, SIGTERM, --duration, or "
+                    "when every source has ended.",
+        epilog="SOURCE: a webcam index (0), rtsp:// or http(s):// URL, 'screen' (monitor 1), "
+               "'screen:N' (monitor N), 'screen:X,Y,W,H' (a region, e.g. the other side of a "
+               "video call), or a video file with --live.",
+    )
+    watch.add_argument("sources", nargs="+", metavar="SOURCE")
+    watch.add_argument("--events", metavar="PATH", help="append events as JSON lines here")
+    watch.add_argument("--live", action="store_true",
+                       help="accept video files as sources, played at their own frame rate")
+    watch.add_argument("--duration", type=_positive, metavar="SECONDS",
+                       help="stop after this many seconds")
+    watch.add_argument("--sample-fps", type=_sample_fps, default=None, metavar="FPS",
+                       help="frames offered for analysis per second (default: every frame, "
+                            "as far as the model keeps up)")
+    watch.add_argument("--alert-after", type=_positive, default=1.0, metavar="SECONDS",
+                       help="how long a face must stay above the threshold before it alerts "
+                            "(default: %(default)s)")
+    _add_common(watch)
+    return parser
+
+
+def _load_engine(args: argparse.Namespace) -> tuple[Any, Any, float]:
+    from .classifier import DeepfakeClassifier, InferenceService
+    from .detector import FaceDetector
+
+    providers = parse_providers(args.providers)
+    classifier = DeepfakeClassifier(args.model, providers=providers)
+    detector = FaceDetector(args.detector, providers=providers, min_score=args.min_face_score)
+    threshold = args.threshold if args.threshold is not None else classifier.contract.threshold
+    return detector, InferenceService(classifier).start(), threshold
+
+
+def _progress_hook(console: Any) -> tuple[Any, Callable[[str, int | None], Callable[[int], None]]]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("frames"), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=console, transient=False,
+    )
+
+    def hook(label: str, total: int | None) -> Callable[[int], None]:
+        name = label if len(label) <= 40 else "…" + label[-39:]
+        task = progress.add_task(name, total=total)
+        return lambda n: progress.advance(task, n)
+
+    return progress, hook
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from .pipeline import AnalysisConfig
+    from .report import report_dict, write_csv, write_json
+    from .scan import expand_inputs, scan_files
+
+    err = Console(stderr=True)
+    files, problems = expand_inputs(args.inputs)
+    for problem in problems:
+        print(f"{PROG}: error: {problem.path}: {problem.reason}", file=sys.stderr)
+    if not files:
+        print(f"{PROG}: error: no video to analyse", file=sys.stderr)
+        return EXIT_UNUSABLE
+    detector, service, threshold = _load_engine(args)
+    config = AnalysisConfig(threshold=threshold)
+    progress, hook = _progress_hook(err)
+    reports = []
+    interrupted = False
+    try:
+        with progress:
+            scan_files(files, detector, service, config, sample_fps=args.sample_fps,
+                       annotate_dir=Path(args.annotate) if args.annotate else None,
+                       progress=hook, on_report=reports.append)
+    except KeyboardInterrupt:
+        interrupted = True
+        print(f"{PROG}: interrupted; reporting the {len(reports)} finished file(s)",
+              file=sys.stderr)
+    finally:
+        service.stop()
+
+    for r in reports:
+        if r.status == "error":
+            print(f"{PROG}: error: {r.error}" if r.error and r.path in r.error
+                  else f"{PROG}: error: {r.path}: {r.error}", file=sys.stderr)
+    model = service.classifier.contract.summary()
+    if args.json == "-":
+        json.dump(report_dict(model, reports), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.json:
+        write_json(Path(args.json), model, reports)
+    if args.csv:
+        write_csv(Path(args.csv), reports)
+
+    table = Table(title=f"deepfake-monitor scan — {service.classifier.name} "
+                        f"(threshold {threshold:.2f})")
+    for col in ("video", "status", "verdict", "score", "faces", "frames"):
+        table.add_column(col, justify="right" if col in ("score", "faces", "frames") else "left")
+    for r in reports:
+        score = "-" if r.score is None else f"{r.score:.3f}"
+        verdict = r.verdict or "-"
+        style = "red" if verdict == "fake" else ("green" if verdict == "real" else "yellow")
+        table.add_row(r.path, r.status, f"[{style}]{verdict}[/]", score, str(len(r.tracks)),
+                      str(r.frames_analyzed))
+    (err if args.json == "-" else Console()).print(table)
+
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if problems or any(r.status == "error" for r in reports):
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from .events import EventLog
+    from .pipeline import AnalysisConfig
+    from .sources import SourceKind, parse_source
+    from .tracking import SmoothingConfig
+    from .watch import WatchSession
+
+    specs = []
+    failures = 0
+    for text in args.sources:
+        try:
+            spec = parse_source(text, live_files=True)
+        except UserError as exc:
+            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        if spec.kind is SourceKind.FILE and not args.live:
+            print(f"{PROG}: error: {spec.name}: is a video file; add --live to play it as a "
+                  "live source, or analyse it with 'scan'", file=sys.stderr)
+            failures += 1
+            continue
+        specs.append(spec)
+    if not specs:
+        return EXIT_UNUSABLE
+    detector, service, threshold = _load_engine(args)
+    config = AnalysisConfig(threshold=threshold, pending_frames=2,
+                            smoothing=SmoothingConfig(alert_after_s=args.alert_after))
+    events = EventLog(Path(args.events) if args.events else None)
+    session = WatchSession(specs, detector, service, config, events, sample_fps=args.sample_fps,
+                           status_every_s=1.0 if sys.stderr.isatty() else 5.0)
+    stop_signals = _install_stop_signals(session.stop)
+    try:
+        session.open()
+        if not session.analyzers:
+            return EXIT_UNUSABLE
+        session.run(duration_s=args.duration)
+    finally:
+        _restore_signals(stop_signals)
+        service.stop()
+        events.close()
+    failures += len(session.failed)
+    failures += sum(1 for a in session.analyzers if a.error)
+    for a in session.analyzers:
+        if a.error:
+            print(f"{PROG}: error: {a.name}: {a.error}", file=sys.stderr)
+    return EXIT_PARTIAL if failures else EXIT_OK
+
+
+def _install_stop_signals(stop: Callable[[], None]) -> dict[int, Any]:
+    """Ctrl+C and SIGTERM end a watch cleanly (sources released, events flushed)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, lambda *_: stop())
+    return previous
+
+
+def _restore_signals(previous: dict[int, Any]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"scan": cmd_scan, "watch": cmd_watch}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    _setup_logging(args.verbose)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as exc:
+        from .sources import mask_credentials
+
+        print(f"{PROG}: error: {mask_credentials(str(exc))}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

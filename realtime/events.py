@@ -1,0 +1,72 @@
+"""Alert and status events as JSON lines (`watch --events`, and the app's export).
+
+One object per line: `{"type": "alert" | "alert_cleared" | "status", "time": ISO-8601 UTC,
+"source": ...}` plus, for alerts, `track`, `t` (seconds into the source), `p` (smoothed
+P(fake)), `peak`, `threshold`; for status, `state` and `message`. Lines are flushed as they
+happen so a crash loses nothing already reported, and credentials never reach the file.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+from .pipeline import AlertEvent
+from .sources import StatusEvent, mask_credentials
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+def alert_record(event: AlertEvent) -> dict[str, Any]:
+    return {
+        "type": "alert" if event.active else "alert_cleared",
+        "time": _iso(event.at),
+        "source": mask_credentials(event.source),
+        "track": event.track,
+        "t": round(event.t, 3),
+        "p": round(event.p_smooth, 4),
+        "peak": round(event.peak, 4),
+        "threshold": event.threshold,
+    }
+
+
+def status_record(event: StatusEvent) -> dict[str, Any]:
+    return {
+        "type": "status",
+        "time": _iso(event.at),
+        "source": mask_credentials(event.source),
+        "state": event.state.value,
+        "message": mask_credentials(event.message),
+    }
+
+
+class EventLog:
+    """Thread-safe JSON-lines writer; every record is flushed at once."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._fh: IO[str] | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = path.open("a", encoding="utf-8")
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record)
+        with self._lock:
+            self.records.append(record)
+            if self._fh is not None:
+                self._fh.write(line + "\n")
+                self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None

@@ -1,0 +1,291 @@
+"""Per-stream analysis: detect → crop → (shared, batched) classify → track → smooth → results.
+
+Each stream runs two threads of its own beside its capture thread:
+- the detect thread reads frames from the source, finds and crops faces, submits the crops to the
+  shared `InferenceService` and passes (frame, faces, future) on through a bounded queue;
+- the result thread waits for the scores in frame order, updates the tracker, the smoothing and
+  the alert state, and hands a `FrameResult` to the caller's callback.
+So decoding, detection and classification of consecutive frames overlap, frames stay in order,
+and a slow consumer slows the pipeline (files) or makes live sources drop older frames, never
+queues without bound. The engine imports no Qt: a GUI subscribes through the callbacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .classifier import InferenceService
+from .crop import crop_faces
+from .detector import FaceDetection, FaceDetector
+from .sources import Frame, VideoSource
+from .tracking import AlertChange, FaceSmoother, FaceTracker, SmoothingConfig, TrackerConfig
+
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    threshold: float
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    # Frames between detection and scoring; small for live sources to keep latency low.
+    pending_frames: int = 4
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    track: int
+    box: tuple[float, float, float, float]
+    detection_score: float
+    p: float
+    p_smooth: float
+    peak: float
+    alert: bool
+    above_s: float
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    source: str
+    index: int
+    t: float
+    captured_at: float
+    done_at: float
+    image: np.ndarray
+    faces: tuple[FaceResult, ...]
+    threshold: float
+    analysed_fps: float
+    provider: str
+
+    @property
+    def latency_s(self) -> float:
+        """Capture to result, on the monotonic clock."""
+        return self.done_at - self.captured_at
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    source: str
+    track: int
+    active: bool
+    t: float
+    at: float
+    p_smooth: float
+    peak: float
+    threshold: float
+
+
+@dataclass
+class _Pending:
+    frame: Frame
+    faces: list[FaceDetection]
+    scores: Future[np.ndarray]
+
+
+class RateMeter:
+    """Events per second over a sliding window (for analysed fps)."""
+
+    def __init__(self, window_s: float = 2.0) -> None:
+        self.window_s = window_s
+        self._times: list[float] = []
+
+    def tick(self, now: float) -> float:
+        self._times.append(now)
+        cutoff = now - self.window_s
+        while self._times and self._times[0] < cutoff:
+            self._times.pop(0)
+        if len(self._times) < 2:
+            return 0.0
+        span = self._times[-1] - self._times[0]
+        return (len(self._times) - 1) / span if span > 0 else 0.0
+
+
+class StreamAnalyzer:
+    """Analyses one source until it ends or `stop()` is called."""
+
+    def __init__(
+        self,
+        source: VideoSource,
+        detector: FaceDetector,
+        service: InferenceService,
+        config: AnalysisConfig,
+        *,
+        on_result: Callable[[FrameResult], None] | None = None,
+        on_alert: Callable[[AlertEvent], None] | None = None,
+    ) -> None:
+        self.source = source
+        self.detector = detector
+        self.service = service
+        self.config = config
+        self.on_result = on_result
+        self.on_alert = on_alert
+        contract = service.classifier.contract
+        self._crop_args = {"size": contract.input.size, "margin": contract.crop.margin,
+                           "align": contract.crop.align}
+        self._provider = service.classifier.backend.provider
+        self.tracker = FaceTracker(config.tracker)
+        self.smoother = FaceSmoother(config.threshold, config.smoothing)
+        self._lock = threading.Lock()  # guards the smoother against set_threshold from the GUI
+        self._pending: queue.Queue[_Pending | None] = queue.Queue(maxsize=config.pending_frames)
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._detect_loop, name=f"detect:{source.name}", daemon=True),
+            threading.Thread(target=self._result_loop, name=f"result:{source.name}", daemon=True),
+        ]
+        self._rate = RateMeter()
+        self.frames_analyzed = 0
+        self.faces_analyzed = 0
+        self.error: str | None = None
+        self.last_result: FrameResult | None = None
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def threshold(self) -> float:
+        return self.smoother.threshold
+
+    def start(self) -> StreamAnalyzer:
+        self.source.start()
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def set_threshold(self, threshold: float) -> None:
+        """Takes effect at once, also on the alerts of faces already on screen."""
+        with self._lock:
+            now = self.last_result.t if self.last_result else 0.0
+            changes = self.smoother.set_threshold(threshold, now)
+        self._emit_alerts(changes)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        self.source.stop(timeout=max(0.1, deadline - time.monotonic()))
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(max(0.05, deadline - time.monotonic()))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once both threads have finished (source ended, error, or stopped)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(remaining)
+        return self.done
+
+    @property
+    def done(self) -> bool:
+        return not any(t.is_alive() for t in self._threads)
+
+    def _put_pending(self, item: _Pending | None) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._pending.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _detect_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self.source.read(timeout=_POLL_S)
+                if frame is None:
+                    if self.source.ended:
+                        break
+                    continue
+                faces = self.detector.detect(frame.image)
+                crops = crop_faces(frame.image, faces, **self._crop_args)
+                scores = self.service.submit(crops)
+                if not self._put_pending(_Pending(frame, faces, scores)):
+                    break
+        except Exception as exc:
+            self._fail(exc)
+        finally:
+            if self.source.error and not self.error:
+                self.error = self.source.error
+            self._put_pending(None)
+
+    def _result_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    item = self._pending.get(timeout=_POLL_S)
+                except queue.Empty:
+                    continue
+                if item is None:
+                    break
+                probs = self._wait_scores(item.scores)
+                if probs is None:
+                    break
+                self._publish(item, probs)
+        except Exception as exc:
+            self._fail(exc)
+
+    def _wait_scores(self, future: Future[np.ndarray]) -> np.ndarray | None:
+        while not self._stop.is_set():
+            try:
+                return future.result(timeout=_POLL_S)
+            except FutureTimeout:
+                continue
+        return None
+
+    def _publish(self, item: _Pending, probs: np.ndarray) -> None:
+        frame = item.frame
+        ids = self.tracker.update([f.box for f in item.faces], frame.t)
+        results = []
+        changes: list[AlertChange] = []
+        with self._lock:
+            for face, track, p in zip(item.faces, ids, probs):
+                state, change = self.smoother.update(track, float(p), frame.t)
+                if change:
+                    changes.append(change)
+                results.append(FaceResult(
+                    track=track, box=tuple(float(v) for v in face.box),  # type: ignore[arg-type]
+                    detection_score=float(face.score), p=float(p), p_smooth=state.p_smooth,
+                    peak=state.peak, alert=state.alert, above_s=state.above_s(frame.t),
+                ))
+            changes.extend(self.smoother.forget_stale(frame.t))
+            threshold = self.smoother.threshold
+        now = time.monotonic()
+        result = FrameResult(
+            source=frame.source, index=frame.index, t=frame.t, captured_at=frame.captured_at,
+            done_at=now, image=frame.image, faces=tuple(results), threshold=threshold,
+            analysed_fps=self._rate.tick(now), provider=self._provider,
+        )
+        self.frames_analyzed += 1
+        self.faces_analyzed += len(results)
+        self.last_result = result
+        self._emit_alerts(changes)
+        if self.on_result:
+            self.on_result(result)
+
+    def _emit_alerts(self, changes: list[AlertChange]) -> None:
+        if not self.on_alert:
+            return
+        for c in changes:
+            self.on_alert(AlertEvent(
+                source=self.name, track=c.track, active=c.active, t=c.t, at=time.time(),
+                p_smooth=c.p_smooth, peak=c.peak, threshold=self.smoother.threshold,
+            ))
+
+    def _fail(self, exc: Exception) -> None:
+        from .sources import mask_credentials
+
+        self.error = mask_credentials(str(exc) or type(exc).__name__)
+        log.error("%s: analysis stopped: %s", self.name, self.error)
+        self._stop.set()
+        self.source.stop()

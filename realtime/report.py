@@ -1,0 +1,123 @@
+"""Scan reports: JSON (`--json`) and timeline CSV (`--csv`).
+
+Field names are a public format that other tools read; keep them:
+`{"model": {...metadata...}, "videos": [{path, status, error, score, verdict, threshold,
+duration_s, frames_analyzed, faces: [{track, score, first_s, last_s, samples}],
+timeline: [{t, track, p, box}]}]}`.
+Files are written to a temporary name and renamed, so an interrupted run never leaves half a
+report behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .verdict import TrackScore, track_scores, verdict, video_score
+
+Status = Literal["ok", "no-face", "error"]
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    t: float
+    track: int
+    p: float
+    box: tuple[float, float, float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"t": round(self.t, 3), "track": self.track, "p": round(self.p, 4),
+                "box": [round(v, 1) for v in self.box]}
+
+
+@dataclass
+class VideoReport:
+    path: str
+    threshold: float
+    status: Status = "ok"
+    error: str | None = None
+    duration_s: float | None = None
+    frames_analyzed: int = 0
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+    @property
+    def tracks(self) -> list[TrackScore]:
+        return track_scores((e.track, e.t, e.p) for e in self.timeline)
+
+    @property
+    def score(self) -> float | None:
+        return None if self.status == "error" else video_score(self.tracks)
+
+    @property
+    def verdict(self) -> str | None:
+        return verdict(self.score, self.threshold)
+
+    def finish(self, error: str | None = None) -> VideoReport:
+        """Settle the status once analysis ended (an error wins over everything)."""
+        if error:
+            self.status, self.error = "error", error
+        elif not self.timeline:
+            self.status = "no-face"
+        else:
+            self.status = "ok"
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        score = self.score
+        return {
+            "path": self.path,
+            "status": self.status,
+            "error": self.error,
+            "score": None if score is None else round(score, 4),
+            "verdict": self.verdict,
+            "threshold": self.threshold,
+            "duration_s": None if self.duration_s is None else round(self.duration_s, 3),
+            "frames_analyzed": self.frames_analyzed,
+            "faces": [
+                {"track": tr.track, "score": round(tr.score, 4), "first_s": round(tr.first_s, 3),
+                 "last_s": round(tr.last_s, 3), "samples": tr.samples}
+                for tr in self.tracks
+            ],
+            "timeline": [e.to_dict() for e in self.timeline],
+        }
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def report_dict(model: dict[str, Any], videos: list[VideoReport]) -> dict[str, Any]:
+    return {"model": model, "videos": [v.to_dict() for v in videos]}
+
+
+def write_json(path: Path, model: dict[str, Any], videos: list[VideoReport]) -> None:
+    data = report_dict(model, videos)
+    _atomic_write(path, lambda fh: json.dump(data, fh, indent=2))
+
+
+CSV_COLUMNS = ("path", "t", "track", "p", "x1", "y1", "x2", "y2")
+
+
+def write_csv(path: Path, videos: list[VideoReport]) -> None:
+    def write(fh: Any) -> None:
+        out = csv.writer(fh)
+        out.writerow(CSV_COLUMNS)
+        for video in videos:
+            for e in video.timeline:
+                d = e.to_dict()
+                out.writerow([video.path, d["t"], d["track"], d["p"], *d["box"]])
+
+    _atomic_write(path, write)

@@ -1,0 +1,140 @@
+"""`watch`: monitor live sources headless, with a status line and alert events."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from .classifier import InferenceService
+from .detector import FaceDetector
+from .errors import SourceError
+from .events import EventLog, alert_record, status_record
+from .pipeline import AlertEvent, AnalysisConfig, FrameResult, StreamAnalyzer
+from .sources import SourceSpec, SourceState, StatusEvent, VideoSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _StreamView:
+    """The latest numbers of one stream, as the status line shows them."""
+
+    name: str
+    state: str = "connecting"
+    fps: float = 0.0
+    latency_ms: float = 0.0
+    faces: int = 0
+    max_p: float | None = None
+    alerts: int = 0
+
+
+@dataclass
+class WatchSession:
+    """Runs one analyzer per source until every source ended, `duration_s` passed, or stop."""
+
+    specs: Sequence[SourceSpec]
+    detector: FaceDetector
+    service: InferenceService
+    config: AnalysisConfig
+    events: EventLog
+    sample_fps: float | None = None
+    status_every_s: float = 1.0
+    out: TextIO = field(default_factory=lambda: sys.stderr)
+    on_result: Callable[[FrameResult], None] | None = None
+    analyzers: list[StreamAnalyzer] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._views: dict[str, _StreamView] = {}
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def open(self) -> None:
+        """Open every source; a source that cannot be opened is reported, the rest go on."""
+        for spec in self.specs:
+            view = _StreamView(spec.name)
+            source = VideoSource(spec, sample_fps=self.sample_fps,
+                                 on_status=self._status_handler(view))
+            try:
+                source.open()
+            except SourceError as exc:
+                self.failed.append(str(exc))
+                print(f"deepfake-monitor: error: {exc}", file=self.out, flush=True)
+                continue
+            view.state = "live"
+            self._views[spec.name] = view
+            self.analyzers.append(StreamAnalyzer(
+                source, self.detector, self.service, self.config,
+                on_result=self._result_handler(view), on_alert=self._alert_handler(view),
+            ))
+
+    def run(self, duration_s: float | None = None) -> None:
+        for analyzer in self.analyzers:
+            analyzer.start()
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        try:
+            while not self._stop.is_set():
+                if all(a.done for a in self.analyzers):
+                    break
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                self._stop.wait(self.status_every_s)
+                self._print_status()
+        finally:
+            for analyzer in self.analyzers:
+                analyzer.stop(timeout=2.0)
+            self._print_status(final=True)
+
+    def _status_handler(self, view: _StreamView) -> Callable[[StatusEvent], None]:
+        def handle(event: StatusEvent) -> None:
+            view.state = event.state.value
+            self.events.write(status_record(event))
+            if event.state in (SourceState.DISCONNECTED, SourceState.FAILED) or \
+                    "reconnect" in event.message.lower():
+                print(f"{event.source}: {event.state.value}: {event.message}", file=self.out,
+                      flush=True)
+        return handle
+
+    def _result_handler(self, view: _StreamView) -> Callable[[FrameResult], None]:
+        def handle(result: FrameResult) -> None:
+            view.fps = result.analysed_fps
+            view.latency_ms = result.latency_s * 1000
+            view.faces = len(result.faces)
+            view.max_p = max((f.p_smooth for f in result.faces), default=None)
+            if self.on_result:
+                self.on_result(result)
+        return handle
+
+    def _alert_handler(self, view: _StreamView) -> Callable[[AlertEvent], None]:
+        def handle(event: AlertEvent) -> None:
+            self.events.write(alert_record(event))
+            if event.active:
+                view.alerts += 1
+            word = "ALERT" if event.active else "alert cleared"
+            print(f"{event.source}: {word}: face #{event.track} P(fake) {event.p_smooth:.2f} "
+                  f"(threshold {event.threshold:.2f}) at {event.t:.1f} s", file=self.out,
+                  flush=True)
+        return handle
+
+    def status_line(self) -> str:
+        parts = []
+        for v in self._views.values():
+            p = "-" if v.max_p is None else f"{v.max_p:.2f}"
+            parts.append(f"{v.name}: {v.state} {v.fps:.1f} fps {v.latency_ms:.0f} ms "
+                         f"faces {v.faces} max p {p} alerts {v.alerts}")
+        return " | ".join(parts)
+
+    def _print_status(self, final: bool = False) -> None:
+        line = self.status_line()
+        if self.out.isatty() and not final:
+            print("\r\x1b[2K" + line, end="", file=self.out, flush=True)
+        else:
+            print(("\r\x1b[2K" if self.out.isatty() else "") + line, file=self.out, flush=True)
