@@ -1,0 +1,134 @@
+"""The model contract: round trip, and refusal of models that lack it or contradict it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+from tiny_models import build_redness_model, redness_contract, redness_graph
+
+from deepfake_monitor.export.metadata import embed_contract, read_contract
+from deepfake_monitor.realtime.classifier import DeepfakeClassifier
+from deepfake_monitor.realtime.contract import METADATA_KEY, ModelContract
+from deepfake_monitor.realtime.errors import ModelError
+
+
+def test_round_trip_through_json_and_onnx_metadata() -> None:
+    contract = redness_contract(96, layout="NCHW", activation="softmax", threshold=0.4,
+                                temperature=1.7, margin=0.3)
+    assert ModelContract.from_json(contract.to_json()) == contract
+    model = embed_contract(redness_graph(96, layout="NCHW", activation="softmax"), contract)
+    assert read_contract(model) == contract
+    # Embedding again replaces the entry instead of adding a second one.
+    embed_contract(model, contract)
+    assert [p.key for p in model.metadata_props].count(METADATA_KEY) == 1
+
+
+def _mutated(**changes: object) -> str:
+    data = json.loads(redness_contract().to_json())
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split("__")
+        node = data
+        for key in parents:
+            node = node[key]
+        if value is None:
+            node.pop(leaf)
+        else:
+            node[leaf] = value
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"input__layout": "NHCW"}, "input.layout"),
+        ({"input__size": 0}, "input.size"),
+        ({"input__size": 64.5}, "input.size"),
+        ({"input__std": [1, 0, 1]}, "input.std"),
+        ({"input__mean": [0, 0]}, "input.mean"),
+        ({"input__color": "RGBA"}, "input.color"),
+        ({"input__scale": None}, "input.scale"),
+        ({"output__fake_index": -1}, "output.fake_index"),
+        ({"output__activation": "relu"}, "output.activation"),
+        ({"threshold": 1.5}, "threshold"),
+        ({"threshold": 0.0}, "threshold"),
+        ({"calibration__temperature": 0}, "calibration.temperature"),
+        ({"crop__margin": -0.1}, "crop.margin"),
+        ({"crop__align": "yes"}, "crop.align"),
+        ({"card__name": ""}, "card.name"),
+        ({"card": None}, "card"),
+        ({"schema": 2}, "schema"),
+    ],
+)
+def test_inconsistent_fields_are_refused_naming_the_field(changes: dict, field: str) -> None:
+    with pytest.raises(ModelError) as err:
+        ModelContract.from_json(_mutated(**changes), source="m.onnx")
+    message = str(err.value)
+    assert message.startswith("m.onnx: ")
+    assert field.split(".")[-1] in message
+
+
+def test_invalid_json_is_refused() -> None:
+    with pytest.raises(ModelError, match="not valid JSON"):
+        ModelContract.from_metadata({METADATA_KEY: "{oops"}, source="m.onnx")
+
+
+def test_model_without_metadata_gets_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "bare.onnx"
+    onnx.save(redness_graph(), str(path))
+    with pytest.raises(ModelError) as err:
+        DeepfakeClassifier(path)
+    assert str(path) in str(err.value)
+    assert "no 'deepfake_monitor' entry" in str(err.value)
+
+
+def test_file_that_is_not_onnx_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.onnx"
+    path.write_text("definitely not a protobuf")
+    with pytest.raises(ModelError, match="not a loadable ONNX model"):
+        DeepfakeClassifier(path)
+
+
+def test_missing_model_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not found"):
+        DeepfakeClassifier(tmp_path / "nope.onnx")
+
+
+def _save(path: Path, model: onnx.ModelProto, contract: ModelContract) -> Path:
+    onnx.save(embed_contract(model, contract), str(path))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("graph_args", "contract_args", "expected"),
+    [
+        ({"size": 32}, {"size": 64}, "graph's input is"),
+        ({"layout": "NCHW"}, {"layout": "NHWC"}, "graph's input is"),
+        ({"activation": "logit"}, {"activation": "softmax"}, "fake_index 1"),
+    ],
+)
+def test_contract_that_contradicts_the_graph_is_refused(
+    tmp_path: Path, graph_args: dict, contract_args: dict, expected: str
+) -> None:
+    path = _save(tmp_path / "m.onnx", redness_graph(**graph_args),
+                 redness_contract(**contract_args))
+    with pytest.raises(ModelError, match=expected):
+        DeepfakeClassifier(path)
+
+
+def test_softmax_on_a_single_unit_is_refused(tmp_path: Path) -> None:
+    contract = redness_contract(activation="logit")
+    data = json.loads(contract.to_json())
+    data["output"]["activation"] = "softmax"
+    bad = ModelContract.from_json(json.dumps(data))
+    path = _save(tmp_path / "m.onnx", redness_graph(activation="logit"), bad)
+    with pytest.raises(ModelError, match="single unit"):
+        DeepfakeClassifier(path)
+
+
+def test_valid_model_loads(tmp_path: Path) -> None:
+    clf = DeepfakeClassifier(build_redness_model(tmp_path / "ok.onnx", 48))
+    assert clf.size == 48
+    assert clf.contract.card.name == "redness-test"
