@@ -21,8 +21,9 @@ import numpy as np
 @dataclass(frozen=True)
 class TrackerConfig:
     min_iou: float = 0.2
-    # A face whose centre moved less than this fraction of its box size still matches.
-    max_centre_shift: float = 0.6
+    # A face whose centre moved less than this fraction of its box size still matches (at a
+    # 5 fps scan a turning head easily moves one face width between samples).
+    max_centre_shift: float = 1.0
     # A face unseen for this long loses its id.
     max_age_s: float = 1.5
 
