@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import cv2
@@ -232,18 +231,6 @@ def test_rejects_frames_that_are_not_bgr(detector: FaceDetector):
         detector.detect(np.zeros((100, 100), np.uint8))
     with pytest.raises(ValueError, match="uint8"):
         detector.detect(np.zeros((100, 100, 3), np.float32))
-
-
-def test_detection_is_fast_at_720p(detector: FaceDetector, astronaut_bgr: np.ndarray):
-    frame = cv2.resize(astronaut_bgr, (1280, 720))
-    detector.detect(frame)
-    times = []
-    for _ in range(10):
-        start = time.perf_counter()
-        detector.detect(frame)
-        times.append(time.perf_counter() - start)
-    # ~4 ms on the 2-core dev machine; the bound only catches an accidental slow path.
-    assert np.median(times) < 0.03
 
 
 @pytest.mark.parametrize("clip", shared_clips(), ids=lambda p: p.stem)
