@@ -1,0 +1,948 @@
+"""Video sources: one capture thread per source, with an explicit buffering policy.
+
+Modelled on roboflow/inference's `VideoSource` and ultralytics' `LoadStreams`: each source has
+its own thread, a small state machine (`SourceState`), a bounded hand-off buffer, a stop event,
+and joins with timeouts. Nothing busy-waits: threads block on a condition, an `Event.wait` or the
+backend's own (time-limited) read.
+
+Buffering policy
+- Files (not live) never drop a frame: the thread blocks while the buffer (`queue_size`) is full,
+  so a slow consumer slows decoding down (backpressure). `sample_fps` keeps frames evenly
+  (frame i is kept when floor(i * sample_fps / fps) advances); skipped frames are only
+  `grab()`-ed, never converted into arrays.
+- Live sources (webcam, stream, screen, a file played live) keep only the newest frame: a slot of
+  one that the thread overwrites, counting `frames_dropped`, so a slow consumer always analyses
+  the present, not a growing backlog. A file played live is paced at its own fps on a monotonic
+  deadline and ends at its end.
+- Only network streams and webcams reconnect: a failed or timed-out read gives DISCONNECTED, then
+  RECONNECTING attempts with exponential backoff (0.5 s doubling, capped at `max_backoff_s`,
+  interrupted at once by `stop()`), then LIVE again ("reconnected ...").
+
+Backends, and why
+- Files and webcams: OpenCV (`cv2.VideoCapture`, FFmpeg backend for files). `grab()` decodes
+  without the colour conversion that `retrieve()` does, which is what frame sampling needs.
+- Network streams (rtsp, rtsps, http, https, rtmp, srt, udp, tcp): PyAV (`av.open`). Both
+  backends were tested against a real RTSP server (GStreamer, tests/rtsp_server.py), FFmpeg 8 in
+  both wheels. Both honour an open timeout (a port that accepts TCP but never answers: 2.0 s with
+  a 2 s timeout) and see a killed server at once (end of stream). A server that hangs (SIGSTOP)
+  is noticed after 2x the read timeout by PyAV and 3x by OpenCV (OpenCV retries internally).
+  PyAV was chosen because (1) it says why an open failed - "Connection refused",
+  "401 Unauthorized", "404 Not Found" - where OpenCV only returns `isOpened() == False` and
+  prints FFmpeg's reasons to stderr, which a one-line `SourceError` cannot quote; (2) FFmpeg
+  options are per source (`options=`), where OpenCV takes them from one process-wide variable,
+  `OPENCV_FFMPEG_CAPTURE_OPTIONS`, that two sources with different transports would race on;
+  (3) it keeps FFmpeg's log quiet. Neither backend can interrupt a blocked network read from
+  another thread, so `stop()` joins with a timeout and a thread stuck in such a read exits by
+  itself within the read timeout (it is a daemon thread and releases its own capture).
+
+Stream options: RTSP uses TCP by default (`rtsp_transport=tcp`: no lost UDP packets, works
+through NAT). The URL's fragment, which is never sent to the server, carries FFmpeg demuxer
+options: `rtsp://cam/live#transport=udp` (`transport` is short for `rtsp_transport`), or
+`rtsp://cam/live#rtsp_transport=udp&analyzeduration=500000`. In code, pass
+`VideoSource(spec, stream_options={"rtsp_transport": "udp"})`, which wins over the fragment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import re
+import struct
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import cv2
+import numpy as np
+
+from .errors import SourceError
+
+log = logging.getLogger(__name__)
+
+STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp", "rtmps", "srt", "udp", "tcp")
+DEFAULT_SCREEN_FPS = 15.0
+_FIRST_BACKOFF_S = 0.5
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+# scheme://userinfo@ : the userinfo runs up to the last "@" before the host's path/query/fragment.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s?#'\"]*@")
+_OPTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=[^&=]*$")
+_TRANSPORT_ALIASES = {"transport": "rtsp_transport"}
+
+
+class SourceKind(str, Enum):
+    FILE = "file"
+    WEBCAM = "webcam"
+    STREAM = "stream"
+    SCREEN = "screen"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What to open. `target` keeps real credentials; `name` is safe to print."""
+
+    kind: SourceKind
+    target: str | int | tuple[int, ...]  # path / webcam index / URL / monitor or (x, y, w, h)
+    name: str
+    live: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    source: str  # SourceSpec.name
+    index: int  # frame number within the source (files: counting skipped frames)
+    t: float  # files (also played live): presentation time in s; else s since start()
+    captured_at: float  # time.monotonic() when read, for capture-to-result latency
+    image: np.ndarray  # BGR uint8 HxWx3, C-contiguous
+
+
+class SourceState(str, Enum):
+    CONNECTING = "connecting"
+    LIVE = "live"
+    RECONNECTING = "reconnecting"
+    DISCONNECTED = "disconnected"
+    ENDED = "ended"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    source: str
+    state: SourceState
+    message: str
+    at: float  # time.time()
+
+
+def mask_credentials(text: str) -> str:
+    """Replace the userinfo of every URL in `text` with "***": rtsp://u:pw@cam → rtsp://***@cam."""
+    return _USERINFO.sub(r"\g<scheme>***@", text)
+
+
+def parse_source(text: str, *, live_files: bool = False) -> SourceSpec:
+    """Turn command-line text into a SourceSpec; SourceError when it cannot name a source.
+
+    "0", "1", ... are webcams; rtsp/rtsps/http/https (and rtmp, srt, udp, tcp) URLs are streams;
+    "screen", "screen:N", "screen:x,y,w,h" capture a monitor or a region; anything else is a
+    file path, live only with `live_files`. Directories are for the caller to expand.
+    """
+    raw = text.strip()
+    if not raw:
+        raise SourceError("'': empty source name")
+    if raw.isdecimal():
+        return SourceSpec(SourceKind.WEBCAM, int(raw), f"webcam {int(raw)}", live=True)
+    scheme = _URL_SCHEME.match(raw)
+    if scheme:
+        name = mask_credentials(raw)
+        if scheme.group(1).lower() not in STREAM_SCHEMES:
+            raise SourceError(f"{name}: unsupported URL scheme '{scheme.group(1)}' "
+                              f"(use one of {', '.join(STREAM_SCHEMES)})")
+        if not urlsplit(raw).hostname:
+            raise SourceError(f"{name}: URL has no host")
+        return SourceSpec(SourceKind.STREAM, raw, name, live=True)
+    if raw.lower() == "screen" or raw.lower().startswith("screen:"):
+        return SourceSpec(SourceKind.SCREEN, _parse_screen(raw), raw, live=True)
+    path = Path(raw).expanduser()
+    if not path.exists():
+        raise SourceError(f"{raw}: no such file")
+    if path.is_dir():
+        raise SourceError(f"{raw}: is a directory, not a video file")
+    return SourceSpec(SourceKind.FILE, str(path), raw, live=live_files)
+
+
+def _parse_screen(text: str) -> int | tuple[int, int, int, int]:
+    if text.lower() == "screen":
+        return 1
+    arg = text.split(":", 1)[1].strip()
+    try:
+        numbers = [int(part) for part in arg.split(",")]
+    except ValueError:
+        numbers = []
+    if len(numbers) == 1 and numbers[0] >= 0:
+        return numbers[0]
+    if len(numbers) == 4 and numbers[2] > 0 and numbers[3] > 0:
+        return (numbers[0], numbers[1], numbers[2], numbers[3])
+    raise SourceError(f"{text}: expected screen, screen:N (monitor N, 0 = all) or "
+                      "screen:x,y,w,h (a region, w and h > 0)")
+
+
+def split_stream_options(url: str) -> tuple[str, dict[str, str]]:
+    """Split FFmpeg options off a stream URL's fragment: "rtsp://c/x#transport=udp" → url, opts.
+
+    A fragment that is not `key=value[&key=value...]` is left in the URL (it may be part of an
+    unencoded password).
+    """
+    parts = urlsplit(url)
+    if not parts.fragment:
+        return url, {}
+    items = parts.fragment.split("&")
+    if not all(_OPTION.match(item) for item in items):
+        return url, {}
+    options = {}
+    for item in items:
+        key, value = item.split("=", 1)
+        options[_TRANSPORT_ALIASES.get(key, key)] = value
+    return urlunsplit(parts._replace(fragment="")), options
+
+
+# --------------------------------------------------------------------------------------------
+# Backends: each opens synchronously (raising SourceError) and then offers grab()/retrieve().
+
+
+class _Capture(Protocol):
+    fps: float
+    frame_count: int | None
+    width: int
+    height: int
+
+    def grab(self) -> bool: ...  # next frame, decoded but not converted; False at end/failure
+    def retrieve(self) -> np.ndarray | None: ...  # the grabbed frame as BGR
+    def position_s(self) -> float | None: ...  # presentation time of the grabbed frame
+    def failure(self) -> str: ...  # why the last grab() returned False
+    def close(self) -> None: ...
+
+
+class _FileCapture:
+    """A video file through OpenCV's FFmpeg backend."""
+
+    def __init__(self, name: str, path: str) -> None:
+        self.name = name
+        p = Path(path)
+        if not p.exists():
+            raise SourceError(f"{name}: no such file")
+        if p.is_dir():
+            raise SourceError(f"{name}: is a directory, not a video file")
+        if p.stat().st_size == 0:
+            raise SourceError(f"{name}: empty file (0 bytes)")
+        self._cap = cv2.VideoCapture(str(p), cv2.CAP_FFMPEG)
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise SourceError(f"{name}: {_diagnose_unopenable(p)}")
+        self.width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if self.width <= 0 or self.height <= 0:
+            self._cap.release()
+            raise SourceError(f"{name}: no video stream")
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        if not fps or not math.isfinite(fps) or fps <= 0:
+            log.warning("%s: no frame rate in the file; assuming 25 fps", name)
+            fps = 25.0
+        self.fps = float(fps)
+        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.frame_count: int | None = count if count > 0 else None
+
+    def grab(self) -> bool:
+        return bool(self._cap.grab())
+
+    def retrieve(self) -> np.ndarray | None:
+        ok, image = self._cap.retrieve()
+        return image if ok else None
+
+    def position_s(self) -> float | None:
+        ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
+        return ms / 1000.0 if math.isfinite(ms) and ms >= 0 else None
+
+    def failure(self) -> str:
+        return "end of file"
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+def _diagnose_unopenable(path: Path) -> str:
+    """Why FFmpeg could not open a file, for the one-line error (MP4/MOV structure checked)."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(12)
+        if len(head) < 8 or head[4:8] != b"ftyp":
+            return "not a video file (FFmpeg cannot read a video stream from it)"
+        offset, kinds = 0, []
+        while offset + 8 <= size:
+            fh.seek(offset)
+            header = fh.read(16)
+            box_size, kind = struct.unpack(">I4s", header[:8])
+            if box_size == 1 and len(header) == 16:
+                box_size = struct.unpack(">Q", header[8:16])[0]
+            elif box_size == 0:
+                box_size = size - offset
+            if box_size < 8:
+                return "corrupt MP4 (invalid box structure)"
+            label = kind.decode("latin-1")
+            kinds.append(label)
+            if offset + box_size > size:
+                tail = "" if "moov" in kinds else " and has no 'moov' index"
+                return (f"truncated MP4: the file ends inside its '{label}' box "
+                        f"({size - offset} of {box_size} bytes){tail}")
+            offset += box_size
+    if "moov" not in kinds:
+        return "corrupt MP4: no 'moov' index"
+    return "corrupt MP4 (FFmpeg cannot decode it)"
+
+
+class _WebcamCapture:
+    """A camera through OpenCV's default backend (V4L2, Media Foundation, AVFoundation)."""
+
+    def __init__(self, name: str, index: int) -> None:
+        self.name = name
+        self._cap = cv2.VideoCapture(index)
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise SourceError(f"{name}: no such camera (cannot open video device {index}; "
+                              "is it connected, or in use by another program?)")
+        ok = self._cap.grab()
+        if not ok:
+            self._cap.release()
+            raise SourceError(f"{name}: camera opened but delivers no frames")
+        self._pending = True  # the first grab stays for the first frame
+        self.width = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and math.isfinite(fps) and fps > 0 else 0.0
+        self.frame_count: int | None = None
+
+    def grab(self) -> bool:
+        if self._pending:
+            self._pending = False
+            return True
+        return bool(self._cap.grab())
+
+    def retrieve(self) -> np.ndarray | None:
+        ok, image = self._cap.retrieve()
+        return image if ok else None
+
+    def position_s(self) -> float | None:
+        return None
+
+    def failure(self) -> str:
+        return "camera stopped delivering frames"
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class _StreamCapture:
+    """A network stream through PyAV (see the module docstring for why not OpenCV)."""
+
+    def __init__(self, name: str, url: str, options: Mapping[str, str] | None,
+                 open_timeout_s: float, read_timeout_s: float) -> None:
+        try:
+            import av  # lazily: files, webcams and screens work without PyAV
+        except ImportError:
+            raise SourceError(f"{name}: network streams need the 'av' package (PyAV)") from None
+
+        self.name = name
+        self._av = av
+        url, fragment_options = split_stream_options(url)
+        opts: dict[str, str] = {}
+        if urlsplit(url).scheme.lower() in ("rtsp", "rtsps"):
+            opts["rtsp_transport"] = "tcp"
+        opts.update(fragment_options)
+        opts.update({k: str(v) for k, v in (options or {}).items()})
+        self.read_timeout_s = read_timeout_s
+        self._frames: deque[Any] = deque()
+        self._frame: Any = None
+        self._failure = ""
+        started = time.monotonic()
+        try:
+            self._container = av.open(url, options=opts, timeout=(open_timeout_s, read_timeout_s))
+        except (av.FFmpegError, OSError) as exc:
+            raise SourceError(f"{name}: cannot open stream: "
+                              f"{self._reason(exc, time.monotonic() - started, open_timeout_s)}"
+                              ) from None
+        try:
+            if not self._container.streams.video:
+                raise SourceError(f"{name}: no video stream")
+            self._stream = self._container.streams.video[0]
+            self._packets = self._container.demux(self._stream)
+            if not self.grab():  # prove that frames arrive, and learn the real frame size
+                raise SourceError(f"{name}: opened, but no video frame arrived: {self._failure}")
+        except BaseException:
+            self._container.close()
+            raise
+        self._frames.appendleft(self._frame)  # keep the first frame for the first grab()
+        self.width, self.height = self._frame.width, self._frame.height
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        self.fps = float(rate) if rate else 0.0
+        self.frame_count: int | None = None
+        # A file over http(s) ends at its end; RTSP servers announce a duration even for a
+        # looped or live feed, so for them the end of the stream is a lost connection.
+        duration = self._container.duration
+        self.finite = duration is not None and duration > 0 and \
+            urlsplit(url).scheme.lower() not in ("rtsp", "rtsps")
+
+    def _reason(self, exc: BaseException, elapsed: float, timeout: float) -> str:
+        av = self._av
+        if isinstance(exc, av.error.ExitError) or (
+                isinstance(exc, av.error.InvalidDataError) and elapsed >= 0.95 * timeout):
+            return f"no answer within {timeout:g} s"
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return mask_credentials(str(reason))
+
+    def grab(self) -> bool:
+        av = self._av
+        while not self._frames:
+            started = time.monotonic()
+            try:
+                packet = next(self._packets)
+            except StopIteration:
+                self._failure = "stream ended (the server closed the connection)"
+                return False
+            except (av.FFmpegError, OSError) as exc:
+                self._failure = self._reason(exc, time.monotonic() - started, self.read_timeout_s)
+                if self._failure.startswith("no answer"):
+                    self._failure = f"no data for {self.read_timeout_s:g} s"
+                return False
+            if packet.size == 0:  # the demuxer's flush packet: end of stream
+                self._failure = "stream ended (the server closed the connection)"
+                return False
+            try:
+                self._frames.extend(packet.decode())
+            except av.FFmpegError as exc:  # one damaged packet must not end a live stream
+                log.debug("%s: skipping an undecodable packet: %s", self.name,
+                          mask_credentials(str(exc)))
+        self._frame = self._frames.popleft()
+        return True
+
+    def retrieve(self) -> np.ndarray | None:
+        image = self._frame.to_ndarray(format="bgr24")
+        return np.ascontiguousarray(image)
+
+    def position_s(self) -> float | None:
+        return self._frame.time if self._frame is not None else None
+
+    def failure(self) -> str:
+        return self._failure
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._container.close()
+
+
+class _ScreenCapture:
+    """A monitor or region through mss; one mss instance per thread (it holds a display)."""
+
+    def __init__(self, name: str, target: int | tuple[int, ...], fps: float) -> None:
+        self.name = name
+        self.fps = fps
+        self.frame_count: int | None = None
+        self._local = threading.local()
+        sct = self._open_mss()
+        try:
+            monitors = sct.monitors
+            if isinstance(target, int):
+                if target >= len(monitors):
+                    count = len(monitors) - 1
+                    raise SourceError(
+                        f"{name}: no such monitor; this display has {count} "
+                        f"(screen:1{'' if count == 1 else f' to screen:{count}'}; "
+                        "screen:0 = all of them)")
+                m = monitors[target]
+                self.region = {"left": m["left"], "top": m["top"], "width": m["width"],
+                               "height": m["height"]}
+            else:
+                x, y, w, h = target
+                whole = monitors[0]
+                if x < whole["left"] or y < whole["top"] or \
+                        x + w > whole["left"] + whole["width"] or \
+                        y + h > whole["top"] + whole["height"]:
+                    raise SourceError(
+                        f"{name}: region outside the screen ({whole['width']}x{whole['height']} "
+                        f"at {whole['left']},{whole['top']})")
+                self.region = {"left": x, "top": y, "width": w, "height": h}
+            self.width, self.height = self.region["width"], self.region["height"]
+            sct.grab(self.region)  # fail now, not in the thread, when the display refuses
+        except SourceError:
+            raise
+        except Exception as exc:
+            raise SourceError(f"{name}: screen capture failed: {exc}") from None
+        finally:
+            self._close_mss()
+        self._shot: Any = None
+
+    def _open_mss(self) -> Any:
+        sct = getattr(self._local, "sct", None)
+        if sct is not None:
+            return sct
+        try:
+            import mss
+        except ImportError:
+            raise SourceError(f"{self.name}: screen capture needs the 'mss' package") from None
+        factory = getattr(mss, "MSS", None) or mss.mss
+        try:
+            sct = factory()
+        except Exception as exc:
+            raise SourceError(f"{self.name}: no display to capture ({exc})") from None
+        self._local.sct = sct
+        return sct
+
+    def _close_mss(self) -> None:
+        sct = getattr(self._local, "sct", None)
+        if sct is not None:
+            self._local.sct = None
+            with contextlib.suppress(Exception):
+                sct.close()
+
+    def grab(self) -> bool:
+        try:
+            self._shot = self._open_mss().grab(self.region)
+        except Exception as exc:
+            self._failure = f"screen capture failed: {exc}"
+            return False
+        return True
+
+    def retrieve(self) -> np.ndarray | None:
+        shot = self._shot
+        bgra = np.frombuffer(shot.raw, np.uint8).reshape(shot.height, shot.width, 4)  # no copy
+        return cv2.cvtColor(bgra, cv2.COLOR_BGRA2BGR)  # the one copy, contiguous BGR
+
+    def position_s(self) -> float | None:
+        return None
+
+    def failure(self) -> str:
+        return getattr(self, "_failure", "screen capture failed")
+
+    def close(self) -> None:
+        self._close_mss()
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _masked_traceback(exc: BaseException) -> str:
+    """A traceback for the log, with URL credentials masked (exception texts quote URLs)."""
+    return mask_credentials("".join(traceback.format_exception(type(exc), exc,
+                                                               exc.__traceback__)))
+
+
+class _FrameBuffer:
+    """Hand-off between capture thread and consumer: bounded FIFO, or a latest-wins slot."""
+
+    def __init__(self, size: int, latest_wins: bool) -> None:
+        self._items: deque[Frame] = deque()
+        self._size = 1 if latest_wins else size
+        self._latest_wins = latest_wins
+        self._cond = threading.Condition()
+        self._closed = False
+
+    def put(self, frame: Frame) -> tuple[bool, bool]:
+        """(accepted, dropped an unread frame). Blocks while a FIFO is full, until closed."""
+        with self._cond:
+            if self._closed:
+                return False, False
+            dropped = False
+            if self._latest_wins:
+                dropped = bool(self._items)
+                self._items.clear()
+            else:
+                while len(self._items) >= self._size and not self._closed:
+                    self._cond.wait()
+                if self._closed:
+                    return False, False
+            self._items.append(frame)
+            self._cond.notify_all()
+            return True, dropped
+
+    def get(self, timeout: float | None) -> Frame | None:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._items or self._closed, timeout):
+                return None
+            if not self._items:
+                return None
+            frame = self._items.popleft()
+            self._cond.notify_all()
+            return frame
+
+    def close(self, discard: bool = False) -> None:
+        """No more frames will come; wakes everyone. `discard` drops what is still buffered."""
+        with self._cond:
+            self._closed = True
+            if discard:
+                self._items.clear()
+            self._cond.notify_all()
+
+    def empty(self) -> bool:
+        with self._cond:
+            return not self._items
+
+
+class VideoSource:
+    """One source read on its own thread; see the module docstring for the buffering policy.
+
+    `on_status` is called on the thread that changes the state (the capture thread, or the one
+    calling open()/stop()); keep it quick. The timeouts apply to network streams; files, webcams
+    and screens are read through backends with their own. `stream_options` are FFmpeg options
+    for network streams (e.g. {"rtsp_transport": "udp"}).
+    """
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        *,
+        sample_fps: float | None = None,
+        queue_size: int = 8,
+        on_status: Callable[[StatusEvent], None] | None = None,
+        open_timeout_s: float = 10.0,
+        read_timeout_s: float = 5.0,
+        max_backoff_s: float = 10.0,
+        stream_options: Mapping[str, str] | None = None,
+    ) -> None:
+        if sample_fps is not None and not sample_fps > 0:
+            raise ValueError(f"sample_fps must be > 0, got {sample_fps}")
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        self._spec = spec
+        self._name = mask_credentials(spec.name)  # even if a caller built the spec by hand
+        self.sample_fps = sample_fps
+        self.queue_size = queue_size
+        self.on_status = on_status
+        self.open_timeout_s = open_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.max_backoff_s = max_backoff_s
+        self.stream_options = dict(stream_options or {})
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._buffer = _FrameBuffer(queue_size, latest_wins=spec.live)
+        self._thread: threading.Thread | None = None
+        self._capture: _Capture | None = None
+        self._state = SourceState.CONNECTING
+        self._events: list[StatusEvent] = []
+        self._error: str | None = None
+        self._stopped = False
+        self._t0 = time.monotonic()
+        self._fps = 0.0
+        self._frame_count: int | None = None
+        self._width = 0
+        self._height = 0
+        self._frames_read = 0
+        self._frames_dropped = 0
+
+    # -- properties -------------------------------------------------------------------------
+
+    @property
+    def spec(self) -> SourceSpec:
+        return self._spec
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def live(self) -> bool:
+        return self._spec.live
+
+    @property
+    def fps(self) -> float:
+        """Nominal frame rate (screens: the capture rate; 0.0 where a stream does not say)."""
+        return self._fps
+
+    @property
+    def frame_count(self) -> int | None:
+        """Frames in the file, from its header; None for live sources."""
+        return self._frame_count
+
+    @property
+    def width(self) -> int:
+        return self._width
+
+    @property
+    def height(self) -> int:
+        return self._height
+
+    @property
+    def frames_read(self) -> int:
+        """Frames handed to the buffer (sampled-out frames do not count)."""
+        return self._frames_read
+
+    @property
+    def frames_dropped(self) -> int:
+        """Live sources: frames overwritten before the consumer read them."""
+        return self._frames_dropped
+
+    @property
+    def state(self) -> SourceState:
+        return self._state
+
+    @property
+    def ended(self) -> bool:
+        """True once no frame will come any more and the buffer is drained."""
+        done = self._stop.is_set() or self._state in (SourceState.ENDED, SourceState.FAILED)
+        return done and self._buffer.empty()
+
+    @property
+    def error(self) -> str | None:
+        """Why the source failed, without its name ("decoding stopped at frame 812 of 1500")."""
+        return self._error
+
+    @property
+    def events(self) -> list[StatusEvent]:
+        with self._lock:
+            return list(self._events)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open synchronously, so that a bad source fails here with a SourceError."""
+        if self._capture is not None:
+            return
+        if self._stopped:
+            raise RuntimeError(f"{self.name}: stopped; create a new VideoSource")
+        self._set_state(SourceState.CONNECTING, f"opening {self._describe()}")
+        try:
+            capture = self._open_capture()
+        except SourceError as exc:
+            self._fail(str(exc))
+            self._buffer.close()
+            raise
+        except Exception as exc:  # a backend bug must still surface as one clear line
+            message = f"{self.name}: cannot open: {mask_credentials(str(exc)) or type(exc)}"
+            self._fail(message)
+            self._buffer.close()
+            raise SourceError(message) from None
+        self._capture = capture
+        self._fps, self._frame_count = capture.fps, capture.frame_count
+        self._width, self._height = capture.width, capture.height
+        count = f", {self._frame_count} frames" if self._frame_count else ""
+        self._set_state(SourceState.LIVE,
+                        f"opened {self.width}x{self.height} at {self.fps:g} fps{count}")
+
+    def start(self) -> None:
+        """Open if needed, then start the capture thread."""
+        if self._thread is not None:
+            return
+        self.open()
+        self._t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name=f"source:{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def read(self, timeout: float | None = None) -> Frame | None:
+        """The next frame; None on timeout, or when the source has ended (see `ended`)."""
+        if self._thread is None and not self._stopped and self._state is not SourceState.FAILED:
+            raise RuntimeError(f"{self.name}: call start() before read()")
+        return self._buffer.get(timeout)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the thread and release the capture; idempotent, returns within `timeout`."""
+        self._stop.set()
+        self._buffer.close(discard=True)
+        thread = self._thread
+        if thread is None:
+            self._release()
+        elif thread is not threading.current_thread():
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("%s: capture thread still blocked in a read; it exits by itself "
+                            "within %g s", self.name, self.read_timeout_s)
+        if not self._stopped:
+            self._stopped = True
+            if self._state not in (SourceState.ENDED, SourceState.FAILED):
+                self._set_state(SourceState.ENDED, "stopped", final=True)
+
+    def __enter__(self) -> VideoSource:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"VideoSource({self.name!r}, {self._spec.kind.value}, {self._state.value})"
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _describe(self) -> str:
+        kind = self._spec.kind
+        if kind is SourceKind.FILE:
+            return "file, played live" if self.live else "file"
+        return kind.value
+
+    def _open_capture(self) -> _Capture:
+        spec, name = self._spec, self.name
+        if spec.kind is SourceKind.FILE:
+            return _FileCapture(name, str(spec.target))
+        if spec.kind is SourceKind.WEBCAM:
+            return _WebcamCapture(name, int(spec.target))  # type: ignore[arg-type]
+        if spec.kind is SourceKind.STREAM:
+            return _StreamCapture(name, str(spec.target), self.stream_options,
+                                  self.open_timeout_s, self.read_timeout_s)
+        if spec.kind is SourceKind.SCREEN:
+            target = spec.target if isinstance(spec.target, (int, tuple)) else \
+                _parse_screen(str(spec.target))
+            return _ScreenCapture(name, target, self.sample_fps or DEFAULT_SCREEN_FPS)
+        raise SourceError(f"{name}: unknown source kind {spec.kind!r}")
+
+    def _set_state(self, state: SourceState, message: str, *, final: bool = False) -> None:
+        if self._stop.is_set() and not final:
+            return  # after stop() only its own "stopped" counts; a late thread stays quiet
+        event = StatusEvent(self.name, state, mask_credentials(message), time.time())
+        with self._lock:
+            self._state = state
+            self._events.append(event)
+        level = logging.WARNING if state in (SourceState.DISCONNECTED, SourceState.FAILED) \
+            else logging.INFO
+        log.log(level, "%s: %s: %s", self.name, state.value, event.message)
+        if self.on_status is not None:
+            try:
+                self.on_status(event)
+            except Exception as exc:
+                log.error("%s: on_status callback failed: %s", self.name, _masked_traceback(exc))
+
+    def _fail(self, message: str) -> None:
+        self._error = mask_credentials(message).removeprefix(f"{self.name}: ")
+        self._set_state(SourceState.FAILED, self._error)
+
+    def _release(self) -> None:
+        capture, self._capture = self._capture, None
+        if capture is not None:
+            with contextlib.suppress(Exception):
+                capture.close()
+
+    def _run(self) -> None:
+        try:
+            if self._spec.live:
+                self._run_live()
+            else:
+                self._run_file()
+        except Exception as exc:
+            log.debug("%s: capture thread crashed: %s", self.name, _masked_traceback(exc))
+            if not self._stop.is_set():
+                self._fail(f"capture failed: {mask_credentials(str(exc))}")
+        finally:
+            self._release()
+            self._buffer.close()
+
+    def _keep(self, index: int) -> bool:
+        """Even sampling by frame number: keep frame i when floor(i * sample / fps) advances."""
+        if self.sample_fps is None or self.fps <= 0 or self.sample_fps >= self.fps:
+            return True
+        ratio = self.sample_fps / self.fps
+        return index == 0 or math.floor(index * ratio) > math.floor((index - 1) * ratio)
+
+    def _frame_time(self, capture: _Capture, index: int) -> float:
+        pos = capture.position_s()
+        if pos is not None and (pos > 0 or index == 0):
+            return pos
+        return index / self.fps if self.fps > 0 else 0.0
+
+    def _run_file(self) -> None:
+        capture = self._capture
+        assert capture is not None
+        index = -1
+        while not self._stop.is_set():
+            if not capture.grab():
+                break
+            index += 1
+            if not self._keep(index):
+                continue  # grabbed only: never converted to an array
+            image = capture.retrieve()
+            if image is None:
+                break
+            frame = Frame(self.name, index, self._frame_time(capture, index), time.monotonic(),
+                          image)
+            accepted, _ = self._buffer.put(frame)
+            if not accepted:
+                return  # stopped
+            self._frames_read += 1
+        if not self._stop.is_set():
+            self._finish_file(index + 1)
+
+    def _finish_file(self, decoded: int) -> None:
+        count = self.frame_count
+        if count and count - decoded > max(2, 0.05 * count):
+            self._fail(f"decoding stopped at frame {decoded} of {count}")
+        else:
+            self._set_state(SourceState.ENDED, f"end of file after {decoded} frames")
+
+    def _run_live(self) -> None:
+        capture = self._capture
+        assert capture is not None
+        kind = self._spec.kind
+        paced_fps = self.fps if kind is SourceKind.FILE else \
+            (capture.fps if kind is SourceKind.SCREEN else 0.0)
+        # files sample by frame number, screens are captured at the sample rate already
+        period = 1.0 / self.sample_fps if self.sample_fps and \
+            kind in (SourceKind.STREAM, SourceKind.WEBCAM) else 0.0
+        next_offer = self._t0
+        index = -1
+        while not self._stop.is_set():
+            if paced_fps > 0 and index >= 0:
+                # deadline of the next frame on the monotonic clock; waits are interruptible
+                delay = self._t0 + (index + 1) / paced_fps - time.monotonic()
+                if delay > 0 and self._stop.wait(delay):
+                    return
+            if not capture.grab():
+                capture = self._after_failure(capture, index)
+                if capture is None:
+                    return
+                continue
+            index += 1
+            now = time.monotonic()
+            if kind is SourceKind.FILE:
+                if not self._keep(index):
+                    continue
+                t = self._frame_time(capture, index)
+            else:
+                if period:
+                    if now < next_offer:
+                        continue  # decoded, not converted: outside the offer rate
+                    next_offer = max(next_offer + period, now - period / 2)
+                t = now - self._t0
+            image = capture.retrieve()
+            if image is None:
+                continue
+            accepted, dropped = self._buffer.put(Frame(self.name, index, t, now, image))
+            if not accepted:
+                return
+            self._frames_read += 1
+            self._frames_dropped += dropped
+
+    def _after_failure(self, capture: _Capture, index: int) -> _Capture | None:
+        """End, fail, or reconnect after a failed grab; the capture to go on with, or None."""
+        kind = self._spec.kind
+        if kind is SourceKind.FILE:
+            self._finish_file(index + 1)
+            return None
+        reason = capture.failure()
+        if kind is SourceKind.SCREEN:
+            self._fail(reason)
+            return None
+        if kind is SourceKind.STREAM and getattr(capture, "finite", False) \
+                and reason.startswith("stream ended"):
+            self._set_state(SourceState.ENDED, "end of stream")
+            return None
+        return self._reconnect(reason)
+
+    def _reconnect(self, reason: str) -> _Capture | None:
+        self._set_state(SourceState.DISCONNECTED, reason)
+        self._release()
+        delay, attempt, last = _FIRST_BACKOFF_S, 0, ""
+        lost_at = time.monotonic()
+        while True:
+            attempt += 1
+            self._set_state(SourceState.RECONNECTING, f"reconnect attempt {attempt} in {delay:g} s"
+                            + (f" (last attempt: {last})" if last else ""))
+            if self._stop.wait(delay):
+                return None
+            try:
+                capture = self._open_capture()
+            except SourceError as exc:
+                last = str(exc).removeprefix(f"{self.name}: ")
+                log.debug("%s: reconnect attempt %d failed: %s", self.name, attempt, last)
+                delay = min(delay * 2, self.max_backoff_s)
+                continue
+            if self._stop.is_set():
+                capture.close()
+                return None
+            self._capture = capture
+            self._width, self._height = capture.width, capture.height  # a camera may change
+            self._set_state(SourceState.LIVE, f"reconnected after {attempt} attempt"
+                            f"{'s' if attempt > 1 else ''} ({time.monotonic() - lost_at:.1f} s)")
+            return capture
