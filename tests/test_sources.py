@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import select
 import shutil
 import signal
 import socket
@@ -155,21 +156,26 @@ def xvfb(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     exe = shutil.which("Xvfb")
     if not exe:
         pytest.skip("Xvfb is absent (run .ci/install-system-packages)")
-    number = next(n for n in range(90, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists()
-                  and not Path(f"/tmp/.X{n}-lock").exists())
-    proc = subprocess.Popen([exe, f":{number}", "-screen", "0", "320x240x24", "-nolisten", "tcp",
-                             "-noreset"],
+    read_fd, write_fd = os.pipe()  # -displayfd: Xvfb picks a free display and writes it here
+    proc = subprocess.Popen([exe, "-displayfd", str(write_fd), "-screen", "0", "320x240x24",
+                             "-nolisten", "tcp", "-noreset"], pass_fds=(write_fd,),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_fd)
     try:
-        wait_for(lambda: Path(f"/tmp/.X11-unix/X{number}").exists() or proc.poll() is not None,
-                 10, "Xvfb")
-        if proc.poll() is not None:
-            pytest.skip(f"Xvfb :{number} did not start")
+        ready, _, _ = select.select([read_fd], [], [], 10)
+        number = os.read(read_fd, 64).decode().strip() if ready else ""
+        if not number.isdecimal():
+            pytest.skip("Xvfb did not start")
         monkeypatch.setenv("DISPLAY", f":{number}")
         yield f":{number}"
     finally:
-        proc.kill()
-        proc.wait(timeout=10)
+        os.close(read_fd)
+        proc.terminate()  # SIGTERM: Xvfb removes its socket and lock file
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 # -- parsing ---------------------------------------------------------------------------------
