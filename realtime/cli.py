@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -38,14 +39,41 @@ class _MaskingFilter(logging.Filter):
         return True
 
 
+def _quiet_native_logs(verbosity: int) -> None:
+    """OpenCV and FFmpeg print their own warnings for every unreadable file; our one-line errors
+    already say what went wrong. Must run before cv2 opens its first capture."""
+    if verbosity == 0:
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+        import cv2
+
+        # Errors only, also when cv2 was imported before the variable was set.
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+class _SourceRepeatFilter(logging.Filter):
+    """Sources log why they failed; the commands print that same reason once, as an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name.startswith("deepfake_monitor.realtime.sources")
+                    and record.levelno < logging.ERROR)
+
+
 def _setup_logging(verbosity: int) -> None:
-    level = logging.WARNING - 10 * verbosity
+    _quiet_native_logs(verbosity)
+    level = max(logging.DEBUG, logging.WARNING - 10 * verbosity)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "deepfake_monitor", False)]:
+        root.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
+    handler.deepfake_monitor = True  # type: ignore[attr-defined]
+    handler.setLevel(level)
     handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
     handler.addFilter(_MaskingFilter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(max(logging.DEBUG, level))
+    if verbosity == 0:
+        handler.addFilter(_SourceRepeatFilter())
+    root.addHandler(handler)
+    root.setLevel(min(root.getEffectiveLevel(), level))
 
 
 def _probability(text: str) -> float:
@@ -183,11 +211,15 @@ def _progress_hook(console: Any) -> tuple[Any, Callable[[str, int | None], Calla
     )
 
     def hook(label: str, total: int | None) -> Callable[[int], None]:
-        name = label if len(label) <= 40 else "…" + label[-39:]
-        task = progress.add_task(name, total=total)
+        task = progress.add_task(_shorten(label, 40), total=total)
         return lambda n: progress.advance(task, n)
 
     return progress, hook
+
+
+def _shorten(text: str, width: int) -> str:
+    """Keep the end of a long path: the file name is what tells videos apart."""
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -195,7 +227,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from .pipeline import AnalysisConfig
-    from .report import report_dict, write_csv, write_json
+    from .report import VideoReport, report_dict, write_csv, write_json
     from .scan import expand_inputs, scan_files
 
     err = Console(stderr=True)
@@ -208,13 +240,23 @@ def cmd_scan(args: argparse.Namespace) -> int:
     detector, service, threshold = _load_engine(args)
     config = AnalysisConfig(threshold=threshold)
     progress, hook = _progress_hook(err)
-    reports = []
+    reports: list[VideoReport] = []
+
+    def on_report(report: VideoReport) -> None:
+        reports.append(report)
+        if report.status == "error":
+            message = report.error or "unknown error"
+            if not message.startswith(report.path):
+                message = f"{report.path}: {message}"
+            progress.console.print(f"{PROG}: error: {message}", markup=False, highlight=False,
+                                   soft_wrap=True)
+
     interrupted = False
     try:
         with progress:
             scan_files(files, detector, service, config, sample_fps=args.sample_fps,
                        annotate_dir=Path(args.annotate) if args.annotate else None,
-                       progress=hook, on_report=reports.append)
+                       progress=hook, on_report=on_report)
     except KeyboardInterrupt:
         interrupted = True
         print(f"{PROG}: interrupted; reporting the {len(reports)} finished file(s)",
@@ -222,10 +264,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
     finally:
         service.stop()
 
-    for r in reports:
-        if r.status == "error":
-            print(f"{PROG}: error: {r.error}" if r.error and r.path in r.error
-                  else f"{PROG}: error: {r.path}: {r.error}", file=sys.stderr)
     model = service.classifier.contract.summary()
     if args.json == "-":
         json.dump(report_dict(model, reports), sys.stdout, indent=2)
@@ -235,17 +273,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.csv:
         write_csv(Path(args.csv), reports)
 
+    console = err if args.json == "-" else Console()
+    path_width = max(20, console.width - 48)
     table = Table(title=f"deepfake-monitor scan — {service.classifier.name} "
                         f"(threshold {threshold:.2f})")
-    for col in ("video", "status", "verdict", "score", "faces", "frames"):
+    table.add_column("video", no_wrap=True)
+    for col in ("status", "verdict", "score", "faces", "frames"):
         table.add_column(col, justify="right" if col in ("score", "faces", "frames") else "left")
     for r in reports:
         score = "-" if r.score is None else f"{r.score:.3f}"
         verdict = r.verdict or "-"
         style = "red" if verdict == "fake" else ("green" if verdict == "real" else "yellow")
-        table.add_row(r.path, r.status, f"[{style}]{verdict}[/]", score, str(len(r.tracks)),
-                      str(r.frames_analyzed))
-    (err if args.json == "-" else Console()).print(table)
+        table.add_row(_shorten(r.path, path_width), r.status, f"[{style}]{verdict}[/]", score,
+                      str(len(r.tracks)), str(r.frames_analyzed))
+    console.print(table)
 
     if interrupted:
         return EXIT_INTERRUPTED

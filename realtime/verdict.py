@@ -1,12 +1,17 @@
 """One score per video from per-face scores over time (also used by `train evaluate`).
 
-The rule: a video is as fake as its most fake face. Each track's score is the mean P(fake)
-over its samples; the video's score is the largest track score, counting only tracks with at
-least `min_samples` samples (a face seen in one or two frames is more often a false detection
-than a person) unless no track has that many. Why per-track means and a max over tracks: a
-face swap usually replaces one person in a scene, so averaging over every face would dilute it,
-while averaging over time within a face removes single-frame noise. A video with no analysed
-face gets no score at all (`no-face`), never a made-up one.
+The rule: a video is as fake as its most fake face, and a face is as fake as its most fake
+sustained second. A track's score is the highest mean P(fake) over any window of `window_s`
+seconds (at least `min_window` samples; the whole track when it is shorter); the video's score
+is the largest track score, counting only tracks with at least `min_samples` samples (a face
+seen in one or two frames is more often a false detection than a person) unless no track has
+that many.
+
+Why: a face swap usually replaces one person in a scene, so averaging over every face would
+dilute it; manipulations often cover only part of a clip, so a mean over the whole track would
+dilute those too; and averaging within a window still removes single-frame noise, which a plain
+maximum would not. A video with no analysed face gets no score at all (`no-face`), never a
+made-up one.
 """
 
 from __future__ import annotations
@@ -17,26 +22,48 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_TRACK_SAMPLES = 3
+WINDOW_S = 1.0
+MIN_WINDOW_SAMPLES = 5
 
 
 @dataclass(frozen=True)
 class TrackScore:
     track: int
     score: float
+    mean: float
     samples: int
     first_s: float
     last_s: float
 
 
-def track_scores(samples: Iterable[tuple[int, float, float]]) -> list[TrackScore]:
-    """Per-track mean P(fake) from (track, t, p) samples, ordered by track id."""
+def sustained_score(t: np.ndarray, p: np.ndarray, window_s: float = WINDOW_S,
+                    min_window: int = MIN_WINDOW_SAMPLES) -> float:
+    """Highest mean of p over windows of `window_s` seconds (and >= `min_window` samples)."""
+    order = np.argsort(t, kind="stable")
+    t, p = t[order], p[order]
+    n = len(p)
+    if n <= min_window or t[-1] - t[0] < window_s:
+        return float(p.mean())
+    cum = np.concatenate([[0.0], np.cumsum(p)])
+    starts = np.arange(n)
+    ends = np.maximum(np.searchsorted(t, t + window_s, side="left"), starts + min_window)
+    full = ends <= n  # only windows that fit inside the track
+    starts, ends = starts[full], ends[full]
+    return float(((cum[ends] - cum[starts]) / (ends - starts)).max())
+
+
+def track_scores(samples: Iterable[tuple[int, float, float]], window_s: float = WINDOW_S,
+                 min_window: int = MIN_WINDOW_SAMPLES) -> list[TrackScore]:
+    """Per-track scores from (track, t, p) samples, ordered by track id."""
     by_track: dict[int, list[tuple[float, float]]] = {}
     for track, t, p in samples:
         by_track.setdefault(track, []).append((t, p))
     out = []
     for track in sorted(by_track):
-        ts, ps = zip(*by_track[track])
-        out.append(TrackScore(track, float(np.mean(ps)), len(ps), float(min(ts)), float(max(ts))))
+        ts = np.array([s[0] for s in by_track[track]], np.float64)
+        ps = np.array([s[1] for s in by_track[track]], np.float64)
+        out.append(TrackScore(track, sustained_score(ts, ps, window_s, min_window),
+                              float(ps.mean()), len(ps), float(ts.min()), float(ts.max())))
     return out
 
 

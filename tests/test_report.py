@@ -6,10 +6,11 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from deepfake_monitor.realtime.report import TimelineEntry, VideoReport, write_csv, write_json
-from deepfake_monitor.realtime.verdict import track_scores, verdict, video_score
+from deepfake_monitor.realtime.verdict import sustained_score, track_scores, verdict, video_score
 
 
 def test_video_score_is_the_most_fake_steady_face() -> None:
@@ -23,6 +24,21 @@ def test_video_score_is_the_most_fake_steady_face() -> None:
     assert verdict(video_score(tracks), 0.9) == "real"
     # Only blips: they are all there is.
     assert video_score(track_scores([(5, 0.0, 0.3)])) == pytest.approx(0.3)
+
+
+def test_a_sustained_manipulated_stretch_counts_but_a_single_spike_does_not() -> None:
+    t = np.arange(50) / 5  # 10 s at 5 fps
+    partly_fake = np.where(t >= 8, 0.9, 0.2)
+    assert sustained_score(t, partly_fake) == pytest.approx(0.9)
+    assert partly_fake.mean() < 0.4
+    spike = np.full(50, 0.1)
+    spike[20] = 1.0
+    assert sustained_score(t, spike) == pytest.approx((1.0 + 4 * 0.1) / 5)
+    # Shorter than a window: the whole track's mean.
+    assert sustained_score(t[:4], np.array([0.1, 0.2, 0.3, 0.4])) == pytest.approx(0.25)
+    # Order of samples does not matter.
+    shuffled = np.random.default_rng(0).permutation(50)
+    assert sustained_score(t[shuffled], partly_fake[shuffled]) == pytest.approx(0.9)
 
 
 def test_no_face_means_no_score() -> None:
