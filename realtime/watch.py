@@ -97,8 +97,8 @@ class WatchSession:
         def handle(event: StatusEvent) -> None:
             view.state = event.state.value
             self.events.write(status_record(event))
-            if event.state in (SourceState.DISCONNECTED, SourceState.FAILED) or \
-                    "reconnect" in event.message.lower():
+            # FAILED is not printed here: the command prints that reason once, as its error.
+            if event.state is SourceState.DISCONNECTED or "reconnected" in event.message:
                 print(f"{event.source}: {event.state.value}: {event.message}", file=self.out,
                       flush=True)
         return handle
