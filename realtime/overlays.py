@@ -37,7 +37,7 @@ def risk_colour(p: float, threshold: float) -> tuple[int, int, int]:
 
 def _scale(frame: np.ndarray) -> float:
     """Text and line sizes follow the frame height so overlays read the same at 480p and 4K."""
-    return max(0.4, frame.shape[0] / 720.0)
+    return max(0.8, frame.shape[0] / 720.0)
 
 
 def _int_box(face: FaceResult, frame: np.ndarray) -> tuple[int, int, int, int]:
@@ -128,7 +128,7 @@ class HeaderAnnotator:
         text = (f"{result.source}  {result.analysed_fps:.1f} fps  "
                 f"latency {result.latency_s * 1000:.0f} ms  {result.provider}  "
                 f"thr {result.threshold:.2f}")
-        size = 0.5 * s
+        size = 0.55 * s
         thick = max(1, round(s))
         (tw, th), base = cv2.getTextSize(text, FONT, size, thick)
         pad = int(6 * s)

@@ -1,0 +1,138 @@
+"""The per-stream pipeline on real decoded frames: order, threshold changes, stopping cleanly,
+and several streams sharing one classifier session."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import astronaut_frames, write_clip
+from tiny_models import build_redness_model
+
+from deepfake_monitor.realtime.classifier import DeepfakeClassifier, InferenceService
+from deepfake_monitor.realtime.detector import FaceDetector
+from deepfake_monitor.realtime.overlays import annotate, risk_colour
+from deepfake_monitor.realtime.pipeline import (
+    AlertEvent,
+    AnalysisConfig,
+    FrameResult,
+    StreamAnalyzer,
+)
+from deepfake_monitor.realtime.sources import VideoSource, parse_source
+from deepfake_monitor.realtime.tracking import SmoothingConfig
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory):
+    model = build_redness_model(tmp_path_factory.mktemp("m") / "redness.onnx")
+    service = InferenceService(DeepfakeClassifier(model)).start()
+    yield FaceDetector(), service
+    service.stop()
+
+
+def _pipeline_threads() -> list[str]:
+    return [t.name for t in threading.enumerate()
+            if t.name.split(":")[0] in ("detect", "result", "source")]
+
+
+def test_file_results_arrive_in_order_with_every_frame(engine, tmp_path: Path,
+                                                       astronaut_bgr: np.ndarray) -> None:
+    detector, service = engine
+    clip = write_clip(tmp_path / "c.mp4", astronaut_frames(astronaut_bgr, n=40))
+    results: list[FrameResult] = []
+    analyzer = StreamAnalyzer(VideoSource(parse_source(str(clip))), detector, service,
+                              AnalysisConfig(threshold=0.5), on_result=results.append)
+    analyzer.start()
+    assert analyzer.wait(timeout=60)
+    assert analyzer.error is None
+    assert [r.index for r in results] == list(range(40))
+    assert all(len(r.faces) == 1 for r in results)
+    assert {r.faces[0].track for r in results} == {1}
+    assert all(r.latency_s >= 0 and r.provider == "CPU" for r in results)
+    assert not _pipeline_threads()
+
+
+def test_threshold_change_reaches_alerts_and_colours(engine, tmp_path: Path,
+                                                     astronaut_bgr: np.ndarray) -> None:
+    detector, service = engine
+    clip = write_clip(tmp_path / "c.mp4", astronaut_frames(astronaut_bgr, n=50))
+    alerts: list[AlertEvent] = []
+    results: list[FrameResult] = []
+    config = AnalysisConfig(threshold=0.9, smoothing=SmoothingConfig(alert_after_s=0.2))
+    analyzer = StreamAnalyzer(VideoSource(parse_source(str(clip))), detector, service, config,
+                              on_result=results.append, on_alert=alerts.append)
+    analyzer.start()
+    assert analyzer.wait(timeout=60)
+    assert alerts == []  # an untouched face scores ~0.13: no alert at 0.9
+    p = results[-1].faces[0].p_smooth
+    assert risk_colour(p, 0.9) != risk_colour(p, p / 2)
+    # Lower the threshold below the face's score: its alert starts once it has held long enough.
+    analyzer.set_threshold(p / 2)
+    assert analyzer.threshold == pytest.approx(p / 2)
+    state = analyzer.smoother.faces[results[-1].faces[0].track]
+    assert state.above_since is not None
+
+
+def test_stop_mid_stream_ends_every_thread_within_two_seconds(
+    engine, tmp_path: Path, astronaut_bgr: np.ndarray
+) -> None:
+    detector, service = engine
+    clip = write_clip(tmp_path / "long.mp4", astronaut_frames(astronaut_bgr, n=250))
+    seen = threading.Event()
+    analyzer = StreamAnalyzer(VideoSource(parse_source(str(clip), live_files=True)), detector,
+                              service, AnalysisConfig(threshold=0.5),
+                              on_result=lambda r: seen.set())
+    analyzer.start()
+    assert seen.wait(10)
+    started = time.monotonic()
+    analyzer.stop(timeout=2.0)
+    assert time.monotonic() - started < 2.5
+    assert analyzer.done
+    assert not _pipeline_threads()
+
+
+def test_several_live_streams_share_one_session(engine, tmp_path: Path,
+                                                astronaut_bgr: np.ndarray) -> None:
+    detector, service = engine
+    before = service.crops_done
+    analyzers = []
+    counts = [0, 0, 0]
+    for k in range(3):
+        clip = write_clip(tmp_path / f"s{k}.mp4",
+                          astronaut_frames(astronaut_bgr, n=50, redden_from=0 if k == 2 else None))
+
+        def count(result: FrameResult, k: int = k) -> None:
+            counts[k] += 1
+
+        analyzers.append(StreamAnalyzer(VideoSource(parse_source(str(clip), live_files=True)),
+                                        detector, service, AnalysisConfig(threshold=0.5),
+                                        on_result=count))
+    for a in analyzers:
+        a.start()
+    for a in analyzers:
+        assert a.wait(timeout=30)
+    assert all(c > 10 for c in counts), counts
+    assert service.crops_done - before == sum(a.faces_analyzed for a in analyzers)
+    scores = [a.last_result.faces[0].p_smooth for a in analyzers]
+    assert scores[2] > max(scores[:2]) + 0.3  # the reddened stream, and only it
+
+
+def test_annotate_draws_meters_and_labels(engine, astronaut_bgr: np.ndarray) -> None:
+    from deepfake_monitor.realtime.pipeline import FaceResult
+
+    frame = np.full((360, 640, 3), 90, np.uint8)
+    face = FaceResult(track=3, box=(100.0, 80.0, 220.0, 230.0), detection_score=0.9, p=0.8,
+                      p_smooth=0.8, peak=0.8, alert=True, above_s=2.0)
+    result = FrameResult(source="cam", index=0, t=0.0, captured_at=0.0, done_at=0.05,
+                         image=frame, faces=(face,), threshold=0.5, analysed_fps=12.0,
+                         provider="CPU")
+    out = annotate(frame.copy(), result)
+    red = (out[..., 2] > 200) & (out[..., 1] < 80)
+    assert red[80:231, 98:103].any()  # the box's left edge, in the alert colour
+    assert red[80:231, 222:240].any()  # the meter beside the box
+    assert (out[:30, :200] != 90).any()  # the header
