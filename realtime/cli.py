@@ -76,36 +76,30 @@ def _setup_logging(verbosity: int) -> None:
     root.setLevel(min(root.getEffectiveLevel(), level))
 
 
-def _probability(text: str) -> float:
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+
+
+def _probability(text: str) -> float:
+    value = _number(text)
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"{text} is not strictly between 0 and 1")
     return value
 
 
-def _sample_fps(text: str) -> float | None:
-    if text.lower() in ("all", "0"):
-        return None
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'all'") from exc
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be > 0 (or 'all')")
-    return value
-
-
 def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    value = _number(text)
     if value <= 0:
-        raise argparse.ArgumentTypeError("must be > 0")
+        raise argparse.ArgumentTypeError(f"{text} is not > 0")
     return value
+
+
+def _sample_fps(text: str) -> float | None:
+    """A rate, or 'all' (also 0) for every frame."""
+    return None if text.lower() in ("all", "0") else _positive(text)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
