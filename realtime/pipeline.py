@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -169,6 +169,12 @@ class StreamAnalyzer:
             now = self.last_result.t if self.last_result else 0.0
             changes = self.smoother.set_threshold(threshold, now)
         self._emit_alerts(changes)
+
+    def set_alert_after(self, seconds: float) -> None:
+        """How long a face must stay above the threshold before it alerts (the GUI's
+        sensitivity control); takes effect from the next frame."""
+        with self._lock:
+            self.smoother.config = replace(self.smoother.config, alert_after_s=seconds)
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
