@@ -13,7 +13,9 @@ Buffering policy
 - Live sources (webcam, stream, screen, a file played live) keep only the newest frame: a slot of
   one that the thread overwrites, counting `frames_dropped`, so a slow consumer always analyses
   the present, not a growing backlog. A file played live is paced at its own fps on a monotonic
-  deadline and ends at its end.
+  deadline and ends at its end. It can also pause, resume and seek (`pause()`, `resume()`,
+  `seek()`, called from any thread): the capture thread handles them between two frames, waits
+  on a condition while paused, and re-bases its pacing clock afterwards.
 - Only network streams and webcams reconnect: a failed or timed-out read gives DISCONNECTED, then
   RECONNECTING attempts with exponential backoff (0.5 s doubling, capped at `max_backoff_s`,
   interrupted at once by `stop()`), then LIVE again ("reconnected ...").
@@ -248,6 +250,15 @@ class _FileCapture:
     def position_s(self) -> float | None:
         ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
         return ms / 1000.0 if math.isfinite(ms) and ms >= 0 else None
+
+    def seek(self, seconds: float) -> int:
+        """Move to the frame at `seconds` (clamped to the file); the index of the next frame."""
+        target = max(0, round(seconds * self.fps))
+        if self.frame_count:
+            target = min(target, self.frame_count - 1)
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, target)
+        pos = self._cap.get(cv2.CAP_PROP_POS_FRAMES)
+        return int(pos) if math.isfinite(pos) and pos >= 0 else target
 
     def failure(self) -> str:
         return "end of file"
@@ -622,6 +633,11 @@ class VideoSource:
         self._height = 0
         self._frames_read = 0
         self._frames_dropped = 0
+        # pause / seek of a file played live: set by any thread, acted on by the capture thread
+        self._control = threading.Condition()
+        self._paused = False
+        self._seek_to: float | None = None
+        self._step = False  # paused, after a seek: deliver the frame at the new position
 
     # -- properties -------------------------------------------------------------------------
 
@@ -685,6 +701,55 @@ class VideoSource:
         with self._lock:
             return list(self._events)
 
+    @property
+    def seekable(self) -> bool:
+        """Whether `pause()`, `resume()` and `seek()` apply: files played live."""
+        return self._spec.kind is SourceKind.FILE and self._spec.live
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def duration_s(self) -> float | None:
+        """Length of a file from its header (frames / fps); None for live sources."""
+        if self._frame_count and self._fps > 0:
+            return self._frame_count / self._fps
+        return None
+
+    # -- pause and seek (files played live) --------------------------------------------------
+
+    def pause(self) -> None:
+        """Hold at the current frame; the capture thread waits without polling."""
+        self._require_seekable("pause")
+        with self._control:
+            self._paused = True
+            self._control.notify_all()
+
+    def resume(self) -> None:
+        """Play on from where it paused, at the file's own pace."""
+        self._require_seekable("resume")
+        with self._control:
+            self._paused = False
+            self._control.notify_all()
+
+    def seek(self, seconds: float) -> None:
+        """Continue from the frame at `seconds` (clamped to the file). While paused, the frame
+        at the new position is delivered and the source stays paused. Requests coalesce: only
+        the latest one before the capture thread gets to it counts. No effect once the file
+        has ended (the capture is released then; open a new VideoSource)."""
+        self._require_seekable("seek")
+        if not math.isfinite(seconds):
+            raise ValueError(f"seek position must be finite, got {seconds}")
+        with self._control:
+            self._seek_to = max(0.0, float(seconds))
+            self._control.notify_all()
+
+    def _require_seekable(self, what: str) -> None:
+        if not self.seekable:
+            raise ValueError(f"{self.name}: cannot {what}: only video files played live can "
+                             "pause and seek")
+
     # -- lifecycle --------------------------------------------------------------------------
 
     def open(self) -> None:
@@ -731,6 +796,8 @@ class VideoSource:
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the thread and release the capture; idempotent, returns within `timeout`."""
         self._stop.set()
+        with self._control:
+            self._control.notify_all()  # a paused capture thread wakes up and sees the stop
         self._buffer.close(discard=True)
         thread = self._thread
         if thread is None:
@@ -873,6 +940,11 @@ class VideoSource:
         next_offer = self._t0
         index = -1
         while not self._stop.is_set():
+            if kind is SourceKind.FILE:
+                control = self._file_control(capture, index, paced_fps)
+                if control is None:
+                    return
+                index = control
             if paced_fps > 0 and index >= 0:
                 # deadline of the next frame on the monotonic clock; waits are interruptible
                 delay = self._t0 + (index + 1) / paced_fps - time.monotonic()
@@ -901,8 +973,34 @@ class VideoSource:
             accepted, dropped = self._buffer.put(Frame(self.name, index, t, now, image))
             if not accepted:
                 return
+            self._step = False
             self._frames_read += 1
             self._frames_dropped += dropped
+
+    def _file_control(self, capture: _Capture, index: int, fps: float) -> int | None:
+        """Apply pause and seek requests between two frames of a file played live.
+
+        Returns the index of the last frame delivered (a seek changes it), or None once
+        stopped. Waits on the condition while paused; afterwards the pacing clock is re-based
+        so that the next frame is due at once and play continues at the file's own pace.
+        """
+        rebase = False
+        with self._control:
+            while True:
+                if self._stop.is_set():
+                    return None
+                if self._seek_to is not None:
+                    target, self._seek_to = self._seek_to, None
+                    index = capture.seek(target) - 1  # type: ignore[attr-defined]
+                    self._step = self._paused
+                    rebase = True
+                if not self._paused or self._step:
+                    break
+                self._control.wait()
+                rebase = True
+        if rebase and fps > 0:
+            self._t0 = time.monotonic() - (index + 1) / fps
+        return index
 
     def _after_failure(self, capture: _Capture, index: int) -> _Capture | None:
         """End, fail, or reconnect after a failed grab; the capture to go on with, or None."""

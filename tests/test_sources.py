@@ -656,3 +656,90 @@ def test_rtsp_stop_in_every_state(rtsp_server: RtspServer) -> None:
     time.sleep(0.7)  # now in a long backoff wait
     assert stop_quickly(src) < 0.5  # the wait is an Event.wait: stop() cuts it short
     assert src.state is SourceState.ENDED and src.events[-1].message == "stopped"
+
+
+# -- pause and seek (files played live) ------------------------------------------------------
+
+
+def read_for(src: VideoSource, seconds: float) -> list[Frame]:
+    """Every frame that arrives within `seconds` (the source keeps running)."""
+    frames: list[Frame] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        frame = src.read(timeout=min(left, 0.1))
+        if frame is not None:
+            frames.append(frame)
+    return frames
+
+
+def test_live_file_pause_holds_and_resume_goes_on(astronaut_clip: Path) -> None:
+    src = VideoSource(file_spec(astronaut_clip, live=True))
+    assert src.seekable and not src.paused
+    assert src.duration_s is None  # known once open
+    src.start()
+    assert src.duration_s == pytest.approx(2.0, abs=0.05)
+    first = read_for(src, 0.3)
+    assert first
+    src.pause()
+    assert src.paused
+    # at most the frame already in flight, then nothing: the capture thread waits
+    in_flight = read_for(src, 0.15)
+    assert len(in_flight) <= 1
+    assert read_for(src, 0.6) == []
+    assert src.state is SourceState.LIVE and not src.ended
+    src.resume()
+    rest = drain(src)
+    indices = [f.index for f in first + in_flight + rest]
+    assert indices == sorted(indices) and indices[-1] == 49
+    assert src.frames_dropped == 0  # a fast consumer misses nothing across the pause
+    assert len(indices) == 50
+    # resumed at the file's pace, not in a burst catching up with the pause
+    assert rest[-1].captured_at - rest[0].captured_at > 0.6 * (rest[-1].t - rest[0].t)
+    stop_quickly(src)
+
+
+def test_live_file_seek_while_playing_and_while_paused(astronaut_clip: Path) -> None:
+    src = VideoSource(file_spec(astronaut_clip, live=True))
+    src.start()
+    assert src.read(timeout=2.0) is not None
+    src.seek(1.2)
+    after = read_for(src, 0.4)
+    jumped = [f for f in after if f.index >= 30]
+    assert jumped and jumped[0].index == 30
+    assert jumped[0].t == pytest.approx(1.2, abs=0.05)
+    src.pause()
+    read_for(src, 0.2)
+    src.seek(0.4)  # paused: the frame at the new position comes, then nothing more
+    shown = read_for(src, 0.6)
+    assert [f.index for f in shown] == [10]
+    assert shown[0].t == pytest.approx(0.4, abs=0.05)
+    assert src.paused
+    src.seek(99.0)  # beyond the end: clamped to the last frame
+    assert [f.index for f in read_for(src, 0.5)] == [49]
+    src.resume()
+    drain(src, limit_s=5)
+    assert src.state is SourceState.ENDED and src.error is None
+    src.seek(0.0)  # ended: no effect, no error
+    stop_quickly(src)
+
+
+def test_stop_while_paused(astronaut_clip: Path) -> None:
+    src = VideoSource(file_spec(astronaut_clip, live=True))
+    src.start()
+    assert src.read(timeout=2.0) is not None
+    src.pause()
+    time.sleep(0.1)
+    assert stop_quickly(src) < 0.5
+    assert src.state is SourceState.ENDED
+
+
+def test_only_files_played_live_pause_and_seek(astronaut_clip: Path) -> None:
+    for spec in (file_spec(astronaut_clip), parse_source("0")):
+        src = VideoSource(spec)
+        assert not src.seekable
+        for call in (src.pause, src.resume, lambda s=src: s.seek(1.0)):
+            with pytest.raises(ValueError, match="only video files played live"):
+                call()
+    live = VideoSource(file_spec(astronaut_clip, live=True))
+    with pytest.raises(ValueError, match="finite"):
+        live.seek(float("nan"))
