@@ -174,6 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how long a face must stay above the threshold before it alerts "
                             "(default: %(default)s)")
     _add_common(watch)
+
+    app = sub.add_parser(
+        "app", help="the desktop app: live tiles with meters, threshold slider and alerts "
+                    "(the default without a command)",
+        description="Open the monitoring window. Sources given here open at once (video "
+                    "files play at their own speed, with pause and seek); more can be added "
+                    "in the window: screen regions, monitors, RTSP/HTTP streams, webcams.",
+        epilog="SOURCE: a webcam index (0), rtsp:// or http(s):// URL, 'screen', 'screen:N', "
+               "'screen:X,Y,W,H', or a video file.",
+    )
+    app.add_argument("sources", nargs="*", metavar="SOURCE")
+    app.add_argument("--settings", metavar="PATH.ini",
+                     help="keep the app's settings in this file instead of the user's own")
+    _add_common(app)
     return parser
 
 
@@ -337,6 +351,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if failures else EXIT_OK
 
 
+def cmd_app(args: argparse.Namespace) -> int:
+    from .app.main import run_app  # lazily: scan and watch never import Qt
+
+    return run_app(args)
+
+
 def _install_stop_signals(stop: Callable[[], None]) -> dict[int, Any]:
     """Ctrl+C and SIGTERM end a watch cleanly (sources released, events flushed)."""
     if threading.current_thread() is not threading.main_thread():
@@ -352,15 +372,16 @@ def _restore_signals(previous: dict[int, Any]) -> None:
         signal.signal(sig, handler)
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {"scan": cmd_scan, "watch": cmd_watch}
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "scan": cmd_scan, "watch": cmd_watch, "app": cmd_app,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
+    if args.command is None:  # no command: the desktop app
+        args = parser.parse_args(["app"])
     _setup_logging(args.verbose)
     try:
         return COMMANDS[args.command](args)

@@ -1,0 +1,863 @@
+"""The bridge between the Qt-free engine and the GUI: an `Engine` for the shared model and one
+`StreamWorker` per source.
+
+Threads of a source (none of them is the GUI thread):
+- control: opens the source (a network open can block for seconds), rebuilds the analysis chain
+  after a seek or a model change, reopens a file that has ended, saves snapshots; commands run
+  one at a time, in order.
+- display: reads every frame the source delivers (at the source's own rate), keeps the newest,
+  passes it on to the analysis, and draws the newest result's overlays on a copy of it.
+- the engine's: the source's capture thread and the analyzer's detect and result threads.
+The analyzer reads from an `AnalysisFeed`, not from the source, so the video keeps playing while
+its analysis is rebuilt, and a stream shows video even while no model is loaded.
+
+The GUI learns of new frames and results through signals that carry nothing but the worker: a
+notification is only sent when the previous one has been taken (`take_frame`, `take_result`), so
+a busy GUI skips to the newest frame instead of working through a queue of stale ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from functools import partial
+from pathlib import Path
+from typing import Any, cast
+
+import cv2
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtBoundSignal, pyqtSignal
+
+from ..classifier import DeepfakeClassifier, InferenceService
+from ..contract import ModelContract
+from ..detector import FaceDetector
+from ..errors import SourceError, UserError
+from ..overlays import annotate
+from ..pipeline import AlertEvent, AnalysisConfig, FrameResult, StreamAnalyzer
+from ..sources import (
+    Frame,
+    SourceKind,
+    SourceSpec,
+    SourceState,
+    StatusEvent,
+    VideoSource,
+    mask_credentials,
+)
+from ..tracking import SmoothingConfig
+
+log = logging.getLogger(__name__)
+
+HISTORY_S = 60.0  # what the per-face plots show
+STALE_RESULT_S = 1.0  # overlays older than this (capture time) are not drawn on a newer frame
+ENGINE_THREAD_PREFIXES = ("source:", "detect:", "result:", "display:", "control:", "recorder:",
+                          "stopper:", "classifier", "model-loader", "model-retire")
+
+
+def engine_threads() -> list[threading.Thread]:
+    """Threads of the engine and of this bridge that are still alive (for shutdown checks)."""
+    return [t for t in threading.enumerate()
+            if t.is_alive() and t.name.startswith(ENGINE_THREAD_PREFIXES)]
+
+
+def _emit(signal: pyqtBoundSignal, *args: Any) -> bool:
+    """Emit from any thread; False when the receiving side is already gone (shutdown)."""
+    try:
+        signal.emit(*args)
+    except RuntimeError:  # the QObject was deleted
+        return False
+    return True
+
+
+# -- model ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A classifier ready to serve every stream, with the face detector it goes with."""
+
+    requested: str  # the path asked for; "" = the bundled default
+    service: InferenceService
+    detector: FaceDetector
+
+    @property
+    def contract(self) -> ModelContract:
+        return self.service.classifier.contract
+
+    @property
+    def provider(self) -> str:
+        return str(self.service.classifier.backend.provider)
+
+    @property
+    def path(self) -> str:
+        return str(self.service.classifier.path)
+
+
+class Engine(QObject):
+    """Loads models off the GUI thread; owns the one InferenceService that all streams share.
+
+    Only the GUI thread swaps the current model (`adopt`); the previous one is stopped by
+    `retire` once every stream has moved to the new one, so no analyzer loses its session.
+    """
+
+    loaded = pyqtSignal(object)  # LoadedModel
+    load_failed = pyqtSignal(str, str)  # the path asked for ("" = bundled), one-line reason
+
+    def __init__(self, *, providers: list[str] | None = None, detector: str = "full",
+                 min_face_score: float = 0.5, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.providers = providers
+        self.detector_name = detector
+        self.min_face_score = min_face_score
+        self.current: LoadedModel | None = None
+        self.loading = 0
+        self._detector: FaceDetector | None = None
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    def load(self, model: str | None) -> None:
+        """Load a classifier (None or "" = the bundled one); answers with a signal."""
+        self.loading += 1
+        self._spawn(partial(self._load, model or ""), "model-loader")
+
+    def adopt(self, model: LoadedModel) -> LoadedModel | None:
+        """Make `model` the current one (GUI thread); returns the one it replaces."""
+        self.loading = max(0, self.loading - 1)
+        previous, self.current = self.current, model
+        return previous
+
+    def failed_load_seen(self) -> None:
+        self.loading = max(0, self.loading - 1)
+
+    def retire(self, model: LoadedModel, moved: list[Future[None]]) -> None:
+        """Stop `model`'s session once every stream has moved off it."""
+
+        def wait_then_stop() -> None:
+            for future in moved:
+                with contextlib.suppress(Exception):
+                    future.result(timeout=5.0)
+            model.service.stop()
+
+        self._spawn(wait_then_stop, "model-retire")
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stopping.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self.current is not None:
+            self.current.service.stop(max(0.1, deadline - time.monotonic()))
+            self.current = None
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _load(self, model: str) -> None:
+        service: InferenceService | None = None
+        try:
+            with self._lock:  # one load at a time; the detector is loaded once
+                if self._detector is None:
+                    self._detector = FaceDetector(self.detector_name, providers=self.providers,
+                                                  min_score=self.min_face_score)
+                detector = self._detector
+                classifier = DeepfakeClassifier(model or None, providers=self.providers)
+                service = InferenceService(classifier).start()
+        except UserError as exc:
+            _emit(self.load_failed, model, mask_credentials(str(exc)))
+            return
+        except Exception as exc:  # a broken file can raise anything from deep inside ORT
+            log.debug("model load failed", exc_info=True)
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            _emit(self.load_failed, model, f"{model or 'bundled model'}: cannot load: {reason}")
+            return
+        if self._stopping.is_set() or not _emit(self.loaded,
+                                                LoadedModel(model, service, detector)):
+            service.stop()
+
+
+# -- what the GUI gets ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A frame with its overlays drawn, ready to paint; never written to again."""
+
+    image: np.ndarray  # BGR, C-contiguous
+    t: float
+    index: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class AlertInfo:
+    source: str
+    event: AlertEvent
+    thumbnail: np.ndarray | None  # BGR crop of the face when the alert changed
+
+
+def scale_result(result: FrameResult, sx: float, sy: float) -> FrameResult:
+    """`result` with its boxes in the coordinates of the frame resized by (sx, sy)."""
+    faces = tuple(replace(f, box=(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy))
+                  for f in result.faces)
+    return replace(result, faces=faces)
+
+
+def draw_overlays(image: np.ndarray, view: FrameResult | None,
+                  fit: tuple[int, int] | None = None) -> np.ndarray:
+    """A new image: `image`, scaled down to fit `fit` (w, h) when larger, with `view`'s
+    overlays drawn at that size. Drawing after scaling keeps labels legible in a small tile
+    (overlays size their text by the frame they are drawn on); the resize replaces the copy
+    that drawing on a frame the analyzer still reads needs anyway."""
+    h, w = image.shape[:2]
+    scale = 1.0
+    if fit is not None and fit[0] > 0 and fit[1] > 0:
+        scale = min(1.0, fit[0] / w, fit[1] / h)
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        out = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        if view is not None:
+            view = scale_result(view, size[0] / w, size[1] / h)
+    else:
+        out = image.copy()
+    if view is not None:
+        annotate(out, view)
+    return out
+
+
+def face_thumbnail(image: np.ndarray, box: tuple[float, float, float, float],
+                   height: int = 72) -> np.ndarray | None:
+    """The face with a little margin, scaled to `height` pixels (for the event log)."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = box
+    pad_x, pad_y = 0.15 * (x2 - x1), 0.15 * (y2 - y1)
+    left, top = int(max(0, x1 - pad_x)), int(max(0, y1 - pad_y))
+    right, bottom = int(min(w, x2 + pad_x)), int(min(h, y2 + pad_y))
+    if right - left < 2 or bottom - top < 2:
+        return None
+    crop = image[top:bottom, left:right]
+    scale = height / crop.shape[0]
+    size = (max(1, round(crop.shape[1] * scale)), height)
+    return np.ascontiguousarray(cv2.resize(crop, size, interpolation=cv2.INTER_AREA))
+
+
+# -- the analyzer's input ---------------------------------------------------------------------
+
+
+class AnalysisFeed:
+    """What a StreamAnalyzer reads instead of the source: a newest-frame slot filled by the
+    display thread. Stopping the analyzer closes only this feed, not the source."""
+
+    def __init__(self, source: VideoSource) -> None:
+        self._source = source
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self._closed = False
+        self.frames_dropped = 0
+
+    @property
+    def name(self) -> str:
+        return self._source.name
+
+    @property
+    def ended(self) -> bool:
+        with self._cond:
+            return self._closed and self._frame is None
+
+    @property
+    def error(self) -> str | None:
+        return self._source.error
+
+    def start(self) -> None:
+        """Nothing to start: the display thread feeds it."""
+
+    def put(self, frame: Frame) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            if self._frame is not None:
+                self.frames_dropped += 1
+            self._frame = frame
+            self._cond.notify_all()
+
+    def read(self, timeout: float | None = None) -> Frame | None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._frame is not None or self._closed, timeout)
+            frame, self._frame = self._frame, None
+            return frame
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self.close()
+
+
+# -- recording --------------------------------------------------------------------------------
+
+
+class Recorder:
+    """Writes frames with their overlays (drawn at full size) to an MP4 on its own thread, so
+    that drawing and encoding never slow the display down. At most `max_queued` frames wait;
+    beyond that frames are dropped (and counted) rather than letting memory grow."""
+
+    def __init__(self, path: Path, fps: float, name: str, max_queued: int = 64) -> None:
+        self.path = path
+        self.fps = fps if fps > 0 else 25.0
+        self.max_queued = max_queued
+        self.frames_written = 0
+        self.frames_dropped = 0
+        self.error: str | None = None
+        self._queue: queue.Queue[tuple[np.ndarray, FrameResult | None] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name=f"recorder:{name}", daemon=True)
+        self._thread.start()
+
+    def write(self, image: np.ndarray, view: FrameResult | None) -> None:
+        """A frame as the source delivered it and the overlays to draw on it."""
+        if self._queue.qsize() >= self.max_queued:
+            self.frames_dropped += 1
+            return
+        self._queue.put((image, view))
+
+    def finish(self) -> None:
+        """No more frames: the thread writes what is queued, closes the file and ends."""
+        self._queue.put(None)
+
+    def join(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        writer: cv2.VideoWriter | None = None
+        size: tuple[int, int] | None = None
+        try:
+            while (item := self._queue.get()) is not None:
+                if self.error:
+                    continue
+                image = draw_overlays(*item)
+                if writer is None:
+                    size = (image.shape[1], image.shape[0])
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                    writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
+                                             self.fps, size)
+                    if not writer.isOpened():
+                        self.error = f"cannot write {self.path}"
+                        continue
+                if (image.shape[1], image.shape[0]) != size:
+                    image = cv2.resize(image, size)  # a camera that changed resolution
+                writer.write(image)
+                self.frames_written += 1
+        finally:
+            if writer is not None:
+                writer.release()
+
+
+# -- one source -------------------------------------------------------------------------------
+
+
+class StreamWorker(QObject):
+    """One source with its analysis; every method may be called from the GUI thread without
+    waiting on decoding, detection or inference (the blocking parts run on the control thread).
+    Signals carry the worker itself; the GUI then takes the newest frame or result."""
+
+    status_changed = pyqtSignal(object, object)  # worker, StatusEvent
+    frame_ready = pyqtSignal(object)  # worker
+    result_ready = pyqtSignal(object)  # worker
+    alert_changed = pyqtSignal(object, object)  # worker, AlertInfo
+    problem = pyqtSignal(object, str)  # worker, one line for the tile (analysis stopped)
+
+    def __init__(self, spec: SourceSpec, *, threshold: float, alert_after_s: float = 1.0,
+                 model: LoadedModel | None = None, storable: str | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.spec = spec
+        self.name = mask_credentials(spec.name)
+        # what tiles, panels and overlays show: a file's name, a stream's masked URL
+        self.short_name = Path(self.name).name if spec.kind is SourceKind.FILE else self.name
+        self.storable = storable if storable is not None else mask_credentials(spec.name)
+        self._threshold = threshold
+        self._alert_after_s = alert_after_s
+        self._model = model
+        self._lock = threading.Lock()
+        self._compose_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._commands: queue.Queue[tuple[Callable[[], Any], Future[Any]] | None] = queue.Queue()
+        self._control = threading.Thread(target=self._control_loop, name=f"control:{self.name}",
+                                         daemon=True)
+        self._display: threading.Thread | None = None
+        self._source: VideoSource | None = None
+        self._open_id = 0
+        self._feed: AnalysisFeed | None = None
+        self._analyzer: StreamAnalyzer | None = None
+        self._generation = 0
+        self._frame: Frame | None = None
+        self._result: FrameResult | None = None
+        self._composed: Composed | None = None
+        self._seq = 0
+        self._frame_pending = False
+        self._result_pending = False
+        self._compose_queued = False
+        self._history: dict[int, deque[tuple[float, float]]] = {}
+        self._recorder: Recorder | None = None
+        self._display_size: tuple[int, int] | None = None
+        self._problem_reported = False
+        self.state = SourceState.CONNECTING
+        self.message = "opening"
+        self.error: str | None = None
+        self.frames_composed = 0
+
+    # -- what the GUI reads ---------------------------------------------------------------------
+
+    @property
+    def kind(self) -> SourceKind:
+        return self.spec.kind
+
+    @property
+    def seekable(self) -> bool:
+        return self.spec.kind is SourceKind.FILE
+
+    @property
+    def source(self) -> VideoSource | None:
+        return self._source
+
+    @property
+    def analyzer(self) -> StreamAnalyzer | None:
+        return self._analyzer
+
+    @property
+    def model(self) -> LoadedModel | None:
+        return self._model
+
+    @property
+    def threshold(self) -> float:
+        return self._threshold
+
+    @property
+    def paused(self) -> bool:
+        source = self._source
+        return bool(source is not None and source.seekable and source.paused)
+
+    @property
+    def duration_s(self) -> float | None:
+        source = self._source
+        return source.duration_s if source is not None else None
+
+    @property
+    def position_s(self) -> float:
+        frame = self._frame
+        return frame.t if frame is not None else 0.0
+
+    @property
+    def recording(self) -> Path | None:
+        recorder = self._recorder
+        return recorder.path if recorder is not None else None
+
+    def take_frame(self) -> Composed | None:
+        """The newest frame with overlays; re-arms the frame_ready notification."""
+        with self._lock:
+            self._frame_pending = False
+            return self._composed
+
+    def take_result(self) -> FrameResult | None:
+        """The newest result, as it looks with the current threshold; re-arms result_ready."""
+        with self._lock:
+            self._result_pending = False
+            result, analyzer = self._result, self._analyzer
+        return self._view(result, analyzer)
+
+    def histories(self) -> dict[int, list[tuple[float, float]]]:
+        """Smoothed P(fake) of each face over the last minute: (time.monotonic(), p)."""
+        with self._lock:
+            return {track: list(points) for track, points in self._history.items()}
+
+    # -- what the GUI asks for ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._control.start()
+        self._post(self._open)
+
+    def set_threshold(self, threshold: float) -> None:
+        """At once: the analyzer re-evaluates its alerts, the newest frame is redrawn."""
+        self._threshold = threshold
+        analyzer = self._analyzer
+        if analyzer is not None:
+            analyzer.set_threshold(threshold)
+        self._request_compose()
+
+    def set_display_size(self, width: int, height: int) -> None:
+        """The tile's size in device pixels: frames are drawn at most this large."""
+        size = (max(1, int(width)), max(1, int(height)))
+        if size != self._display_size:
+            self._display_size = size
+            self._request_compose()
+
+    def set_alert_after(self, seconds: float) -> None:
+        self._alert_after_s = seconds
+        analyzer = self._analyzer
+        if analyzer is not None:
+            analyzer.set_alert_after(seconds)
+
+    def use_model(self, model: LoadedModel | None) -> Future[None]:
+        """Analyse with `model` from now on; done once the old analyzer has stopped."""
+        self._model = model
+        return self._post(self._rebuild)
+
+    def pause(self) -> None:
+        source = self._source
+        if source is not None and source.seekable and source.state is SourceState.LIVE:
+            source.pause()
+
+    def resume(self) -> None:
+        source = self._source
+        if source is None or not source.seekable:
+            return
+        if source.state is SourceState.ENDED and not self._stopping.is_set():
+            self._forget_results()
+            self._post(partial(self._reopen, 0.0, False))  # play again from the start
+        else:
+            source.resume()
+
+    def seek(self, seconds: float) -> None:
+        """Show the file from `seconds` on; tracks and alerts start afresh from there."""
+        source = self._source
+        if source is None or not source.seekable or self._stopping.is_set():
+            return
+        self._forget_results()
+        if source.state is SourceState.ENDED:
+            self._post(partial(self._reopen, seconds, True))  # ended: show that frame, paused
+        elif source.state is SourceState.LIVE:
+            source.seek(seconds)
+            self._post(self._rebuild)
+
+    def save_snapshot(self, path: Path) -> Future[Path]:
+        """PNG of the newest frame with its overlays, written on the control thread."""
+
+        def save() -> Path:
+            with self._lock:
+                frame, result, analyzer = self._frame, self._result, self._analyzer
+            if frame is None:
+                raise ValueError(f"{self.name}: no frame to save yet")
+            image = draw_overlays(frame.image, self._overlay_view(frame, result, analyzer))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(path), image):
+                raise OSError(f"cannot write {path}")
+            return path
+
+        return self._post(save)
+
+    def start_recording(self, path: Path) -> None:
+        source = self._source
+        fps = source.fps if source is not None else 0.0
+        recorder = Recorder(path, fps, self.name)
+        with self._lock:
+            old, self._recorder = self._recorder, recorder
+        if old is not None:
+            old.finish()
+
+    def stop_recording(self) -> Recorder | None:
+        """Stops at once; the recorder's thread finishes the file by itself."""
+        with self._lock:
+            recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            recorder.finish()
+        return recorder
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        """Stop the source, the analysis and this worker's threads; True when all have ended
+        within `timeout`. Safe from any thread, idempotent."""
+        deadline = time.monotonic() + timeout
+
+        def left() -> float:
+            return max(0.05, deadline - time.monotonic())
+
+        self._stopping.set()
+        with self._lock:
+            analyzer, source, recorder = self._analyzer, self._source, self._recorder
+            display, self._recorder = self._display, None
+        self._commands.put(None)
+        if analyzer is not None:
+            analyzer.stop(timeout=left())
+        if source is not None:
+            source.stop(timeout=left())
+        if recorder is not None:
+            recorder.finish()
+        threads = [t for t in (display, self._control) if t is not None and t.ident is not None]
+        for thread in threads:
+            if thread is not threading.current_thread():
+                thread.join(left())
+        if recorder is not None:
+            recorder.join(left())
+        alive = any(t.is_alive() for t in threads) or (recorder is not None
+                                                       and not recorder.join(0))
+        return not alive
+
+    # -- control thread ---------------------------------------------------------------------
+
+    def _post(self, command: Callable[[], Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        if self._stopping.is_set():
+            future.cancel()
+        else:
+            self._commands.put((command, future))
+        return future
+
+    def _control_loop(self) -> None:
+        try:
+            while (item := self._commands.get()) is not None:
+                command, future = item
+                if self._stopping.is_set():
+                    future.cancel()
+                    continue
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    future.set_result(command())
+                except Exception as exc:
+                    if not self._stopping.is_set():
+                        log.debug("%s: command failed", self.name, exc_info=True)
+                    future.set_exception(exc)
+        finally:
+            # stop() may have looked before this thread opened something: stop it here.
+            with self._lock:
+                analyzer, source = self._analyzer, self._source
+            if analyzer is not None:
+                analyzer.stop(timeout=1.0)
+            if source is not None:
+                source.stop(timeout=1.0)
+            while True:
+                try:
+                    item = self._commands.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[1].cancel()
+
+    def _open(self, seek_to: float | None = None, paused: bool = False) -> None:
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            self._open_id += 1
+            source = VideoSource(self.spec, on_status=partial(self._on_status, self._open_id))
+            self._source = source
+        try:
+            source.open()
+        except SourceError as exc:
+            self.error = source.error or str(exc)
+            return  # the FAILED status already reached the GUI
+        if self._stopping.is_set():
+            source.stop()
+            return
+        if seek_to is not None and source.seekable:
+            source.seek(seek_to)  # before start(): the capture thread begins there
+        if paused and source.seekable:
+            source.pause()
+        source.start()
+        display = threading.Thread(target=self._display_loop, args=(source,),
+                                   name=f"display:{self.name}", daemon=True)
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            self._display = display
+        display.start()
+        self._rebuild()
+
+    def _reopen(self, seek_to: float, paused: bool) -> None:
+        """A file that ended has released its capture: open it again at `seek_to`."""
+        with self._lock:
+            old, display = self._source, self._display
+        if old is not None:
+            old.stop(timeout=1.0)
+        if display is not None:
+            display.join(1.0)
+        self._open(seek_to=seek_to, paused=paused)
+
+    def _rebuild(self) -> None:
+        """A fresh analyzer (new tracks, smoothing and alerts) on the current model."""
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            old = self._analyzer
+            self._analyzer = self._feed = None
+            self._result = None
+            self._history.clear()
+            self._problem_reported = False
+            source, model = self._source, self._model
+        if old is not None:
+            old.stop(timeout=2.0)
+        if model is None or source is None or self._stopping.is_set() \
+                or source.state is SourceState.FAILED:
+            self._request_compose()
+            return
+        feed = AnalysisFeed(source)
+        config = AnalysisConfig(threshold=self._threshold, pending_frames=2,
+                                smoothing=SmoothingConfig(alert_after_s=self._alert_after_s))
+        analyzer = StreamAnalyzer(cast(VideoSource, feed), model.detector, model.service, config,
+                                  on_result=partial(self._on_result, generation),
+                                  on_alert=partial(self._on_alert, generation))
+        with self._lock:
+            if self._stopping.is_set() or generation != self._generation:
+                return
+            self._feed, self._analyzer = feed, analyzer
+            if self._frame is not None and source.paused:
+                feed.put(self._frame)  # paused: analyse the frame on screen
+        analyzer.start()
+        # the GUI may have moved the slider while this analyzer was being built
+        if analyzer.threshold != self._threshold:
+            analyzer.set_threshold(self._threshold)
+        if analyzer.smoother.config.alert_after_s != self._alert_after_s:
+            analyzer.set_alert_after(self._alert_after_s)
+        self._request_compose()
+
+    def _forget_results(self) -> None:
+        """Results of frames before a seek must not be drawn on frames after it."""
+        with self._lock:
+            self._generation += 1
+            self._result = None
+            self._history.clear()
+
+    # -- display thread ---------------------------------------------------------------------
+
+    def _display_loop(self, source: VideoSource) -> None:
+        while not self._stopping.is_set():
+            frame = source.read(timeout=0.25)
+            if frame is None:
+                if source.ended:
+                    break
+                continue
+            with self._lock:
+                if self._source is not source:
+                    return
+                self._frame = frame
+                feed = self._feed
+            if feed is not None:
+                feed.put(frame)
+            self._compose()
+            recorder = self._recorder
+            if recorder is not None:
+                with self._lock:
+                    result, analyzer = self._result, self._analyzer
+                recorder.write(frame.image, self._overlay_view(frame, result, analyzer))
+            self._check_analysis()
+        with self._lock:
+            feed = self._feed if self._source is source else None
+        if feed is not None:
+            feed.close()  # the analyzer finishes what it has, then ends
+
+    def _check_analysis(self) -> None:
+        analyzer = self._analyzer
+        if analyzer is None or not analyzer.error or self._problem_reported:
+            return
+        source = self._source
+        if source is not None and analyzer.error == source.error:
+            return  # the source failed: its FAILED status says so already
+        self._problem_reported = True
+        _emit(self.problem, self, f"analysis stopped: {analyzer.error}")
+
+    def _request_compose(self) -> None:
+        """Redraw the newest frame (threshold change, pause) on the control thread."""
+        with self._lock:
+            if self._compose_queued or self._frame is None:
+                return
+            self._compose_queued = True
+
+        def compose() -> None:
+            with self._lock:
+                self._compose_queued = False
+            self._compose()
+
+        self._post(compose)
+
+    def _compose(self) -> Composed | None:
+        with self._compose_lock:
+            with self._lock:
+                frame, result, analyzer = self._frame, self._result, self._analyzer
+            if frame is None:
+                return None
+            # the analyzer reads the original: draw on a (scaled) copy
+            image = draw_overlays(frame.image, self._overlay_view(frame, result, analyzer),
+                                  self._display_size)
+            with self._lock:
+                self._seq += 1
+                composed = Composed(image, frame.t, frame.index, self._seq)
+                self._composed = composed
+                self.frames_composed += 1
+                notify, self._frame_pending = not self._frame_pending, True
+        if notify:
+            _emit(self.frame_ready, self)
+        return composed
+
+    def _overlay_view(self, frame: Frame, result: FrameResult | None,
+                      analyzer: StreamAnalyzer | None) -> FrameResult | None:
+        """What to draw on `frame`: the newest result unless it is stale, labelled with the
+        short name."""
+        view = self._view(result, analyzer)
+        if view is None or frame.captured_at - view.captured_at > STALE_RESULT_S:
+            return None
+        return replace(view, source=self.short_name)
+
+    def _view(self, result: FrameResult | None,
+              analyzer: StreamAnalyzer | None) -> FrameResult | None:
+        """`result` with the current threshold and alert states, for overlays and meters."""
+        if result is None:
+            return None
+        faces = result.faces
+        if analyzer is not None:
+            states = analyzer.smoother.faces
+            faces = tuple(replace(f, alert=s.alert) if (s := states.get(f.track)) else f
+                          for f in faces)
+        return replace(result, threshold=self._threshold, faces=faces)
+
+    # -- engine callbacks (engine threads) --------------------------------------------------
+
+    def _on_status(self, open_id: int, event: StatusEvent) -> None:
+        if open_id != self._open_id or self._stopping.is_set():
+            return
+        self.state, self.message = event.state, event.message
+        if event.state is SourceState.FAILED:
+            self.error = event.message
+        elif event.state is SourceState.LIVE:
+            self.error = None
+        _emit(self.status_changed, self, event)
+
+    def _on_result(self, generation: int, result: FrameResult) -> None:
+        with self._lock:
+            if generation != self._generation:
+                return
+            self._result = result
+            now = result.done_at
+            for face in result.faces:
+                self._history.setdefault(face.track, deque()).append((now, face.p_smooth))
+            for track in list(self._history):
+                points = self._history[track]
+                while points and points[0][0] < now - HISTORY_S:
+                    points.popleft()
+                if not points:
+                    del self._history[track]
+            notify, self._result_pending = not self._result_pending, True
+            source = self._source
+        if source is not None and (source.paused or source.ended):
+            self._compose()  # no new frame will come to carry this result
+        if notify:
+            _emit(self.result_ready, self)
+
+    def _on_alert(self, generation: int, event: AlertEvent) -> None:
+        if generation != self._generation or self._stopping.is_set():
+            return
+        thumbnail = None
+        analyzer = self._analyzer
+        result = analyzer.last_result if analyzer is not None else None
+        if result is not None:
+            face = next((f for f in result.faces if f.track == event.track), None)
+            if face is not None:
+                thumbnail = face_thumbnail(result.image, face.box)
+        _emit(self.alert_changed, self, AlertInfo(self.name, event, thumbnail))

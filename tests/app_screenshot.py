@@ -1,0 +1,166 @@
+"""Run the real app window under Xvfb on clips from ../shared/media/videos and save a screenshot.
+
+    python tests/app_screenshot.py [--out app-screenshot.png] [--clip PATH ...] [--model PATH]
+
+It starts its own Xvfb (1600x900, a free display picked with -displayfd), opens the window on the
+X11 platform exactly as `deepfake-monitor app` does, waits until faces are drawn and their
+meters and plots have data, and saves what the X server shows as PNG. The model is the bundled
+classifier where it exists, else the tests' tiny redness model (`--model` picks another).
+Settings go to a temporary file, never to the user's. Exit status: 0 saved, 1 failed,
+3 cannot run here (no Xvfb, no media, no X11 libraries for Qt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+VIDEOS = HERE.parent.parent / "shared" / "media" / "videos"
+DEFAULT_CLIPS = ("liveportrait-source-s18.mp4", "liveportrait-driving-d10.mp4")
+SCREEN = (1600, 900)
+
+
+def start_xvfb() -> tuple[subprocess.Popen[bytes], str, int]:
+    """Xvfb on a free display; returns the process, the display and the pipe Xvfb wrote the
+    display number to, which must stay open while Xvfb runs (it dies on a broken pipe)."""
+    exe = shutil.which("Xvfb")
+    if not exe:
+        raise LookupError("Xvfb is absent (run .ci/install-system-packages)")
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen([exe, "-displayfd", str(write_fd), "-screen", "0",
+                             f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp", "-noreset"],
+                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    text = b""
+    deadline = time.monotonic() + 10
+    while not text.endswith(b"\n") and time.monotonic() < deadline:
+        ready, _, _ = select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))
+        chunk = os.read(read_fd, 64) if ready else b""
+        if not chunk:
+            break
+        text += chunk
+    number = text.decode().strip()
+    if not number.isdecimal() or proc.poll() is not None:
+        stop_xvfb(proc, read_fd)
+        raise LookupError("Xvfb did not start")
+    return proc, f":{number}", read_fd
+
+
+def stop_xvfb(proc: subprocess.Popen[bytes], read_fd: int) -> None:
+    proc.terminate()  # SIGTERM: Xvfb removes its socket and lock file
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+    os.close(read_fd)
+
+
+def pick_model(requested: str | None, workdir: Path) -> str | None:
+    if requested:
+        return requested
+    from deepfake_monitor.realtime.classifier import default_model_path
+
+    if default_model_path().is_file():
+        return None  # the bundled classifier
+    sys.path.insert(0, str(HERE))
+    from tiny_models import build_redness_model
+
+    return str(build_redness_model(workdir / "redness.onnx"))
+
+
+def take_screenshot(clips: list[Path], out: Path, model: str | None, workdir: Path,
+                    timeout_s: float) -> None:
+    from PyQt6.QtCore import QSettings
+    from PyQt6.QtGui import QGuiApplication
+    from PyQt6.QtWidgets import QApplication
+
+    from deepfake_monitor.realtime.app.main import apply_theme
+    from deepfake_monitor.realtime.app.window import MainWindow
+
+    app = QApplication([sys.argv[0]])
+    apply_theme(app)
+    settings = QSettings(str(workdir / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow([str(c) for c in clips], model=model, settings=settings,
+                        open_default_webcam=False)
+    window.setGeometry(0, 0, *SCREEN)
+    window.show()
+    try:
+        deadline = time.monotonic() + timeout_s
+        faces_since: float | None = None
+        while time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.02)
+            ready = all(t.faces and t.view.frames_shown > 20 for t in window.tiles) \
+                and window.face_panels
+            if ready and faces_since is None:
+                faces_since = time.monotonic()
+            if faces_since is not None and time.monotonic() - faces_since > 2.5:
+                break  # the plots have a few seconds of history
+        else:
+            states = [(t.name, t.pill.status, t.faces, t.error_text) for t in window.tiles]
+            raise TimeoutError(f"no faces drawn within {timeout_s:g} s: {states}")
+        screen = QGuiApplication.primaryScreen()
+        assert screen is not None
+        shot = screen.grabWindow(0)  # what the X server shows, window decorations and all
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not shot.save(str(out), "PNG"):
+            raise OSError(f"cannot write {out}")
+    finally:
+        window.close()
+        app.quit()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("app-screenshot.png"))
+    parser.add_argument("--clip", type=Path, action="append",
+                        help="a video to open (repeatable; default: two clips from "
+                             f"{VIDEOS})")
+    parser.add_argument("--model", help="classifier ONNX (default: bundled, else a test model)")
+    parser.add_argument("--timeout", type=float, default=60.0)
+    args = parser.parse_args()
+
+    clips = args.clip or [VIDEOS / name for name in DEFAULT_CLIPS if (VIDEOS / name).is_file()]
+    if not clips:
+        print(f"app_screenshot: {VIDEOS} is absent", file=sys.stderr)
+        return 3
+    try:
+        xvfb, display, xvfb_fd = start_xvfb()
+    except LookupError as exc:
+        print(f"app_screenshot: {exc}", file=sys.stderr)
+        return 3
+    os.environ["DISPLAY"] = display
+    os.environ.pop("QT_QPA_PLATFORM", None)
+    os.environ.pop("WAYLAND_DISPLAY", None)
+    try:
+        from deepfake_monitor.realtime.app.display import display_problem
+
+        problem = display_problem()
+        if problem:
+            print(f"app_screenshot: {problem}", file=sys.stderr)
+            return 3
+        with tempfile.TemporaryDirectory(prefix="app-screenshot-") as tmp:
+            workdir = Path(tmp)
+            take_screenshot(clips, args.out, pick_model(args.model, workdir), workdir,
+                            args.timeout)
+    except Exception as exc:
+        print(f"app_screenshot: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stop_xvfb(xvfb, xvfb_fd)
+    print(f"saved {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
