@@ -6,6 +6,8 @@ It starts its own Xvfb (1600x900, a free display picked with -displayfd), opens 
 X11 platform exactly as `deepfake-monitor app` does, waits until faces are drawn and their
 meters and plots have data, and saves what the X server shows as PNG. The model is the bundled
 classifier where it exists, else the tests' tiny redness model (`--model` picks another).
+With --pick-region it then also drives the "Screen / window region" picker like a user (drags
+over the first tile's video) and waits for that screen capture to play in a tile of its own.
 Settings go to a temporary file, never to the user's. Exit status: 0 saved, 1 failed,
 3 cannot run here (no Xvfb, no media, no X11 libraries for Qt).
 """
@@ -78,8 +80,43 @@ def pick_model(requested: str | None, workdir: Path) -> str | None:
     return str(build_redness_model(workdir / "redness.onnx"))
 
 
+def wait(app: object, predicate: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:g} s waiting for {what}")
+        app.processEvents()  # type: ignore[attr-defined]
+        time.sleep(0.02)
+
+
+def pick_region(app: object, window: object, timeout_s: float) -> None:
+    """Drag over the first tile's video in the region picker, as a user would."""
+    from PyQt6.QtCore import QPoint, Qt
+    from PyQt6.QtTest import QTest
+
+    view = window.tiles[0].view  # type: ignore[attr-defined]
+    rect = view.image_rect().toRect()
+    start = view.mapToGlobal(rect.topLeft()) + QPoint(4, 4)
+    end = view.mapToGlobal(rect.bottomRight()) - QPoint(4, 4)
+    count = len(window.tiles)  # type: ignore[attr-defined]
+    window.pick_region()  # type: ignore[attr-defined]
+    wait(app, lambda: window._picker is not None and window._picker.isVisible(),  # type: ignore[attr-defined]
+         timeout_s, "the region picker")
+    picker = window._picker  # type: ignore[attr-defined]
+    origin = picker.geometry().topLeft()
+    QTest.mousePress(picker, Qt.MouseButton.LeftButton, pos=start - origin)
+    QTest.mouseMove(picker, end - origin)
+    QTest.mouseRelease(picker, Qt.MouseButton.LeftButton, pos=end - origin)
+    wait(app, lambda: len(window.tiles) == count + 1  # type: ignore[attr-defined]
+         and window.tiles[-1].view.frames_shown > 10, timeout_s,  # type: ignore[attr-defined]
+         "the screen region to play in its tile")
+    title = window.tiles[-1].title.full_text  # type: ignore[attr-defined]
+    if not title.startswith("screen:"):
+        raise RuntimeError(f"the picked region opened {title!r}")
+
+
 def take_screenshot(clips: list[Path], out: Path, model: str | None, workdir: Path,
-                    timeout_s: float) -> None:
+                    timeout_s: float, region: bool = False) -> None:
     from PyQt6.QtCore import QSettings
     from PyQt6.QtGui import QGuiApplication
     from PyQt6.QtWidgets import QApplication
@@ -109,6 +146,8 @@ def take_screenshot(clips: list[Path], out: Path, model: str | None, workdir: Pa
         else:
             states = [(t.name, t.pill.status, t.faces, t.error_text) for t in window.tiles]
             raise TimeoutError(f"no faces drawn within {timeout_s:g} s: {states}")
+        if region:
+            pick_region(app, window, timeout_s)
         screen = QGuiApplication.primaryScreen()
         assert screen is not None
         shot = screen.grabWindow(0)  # what the X server shows, window decorations and all
@@ -128,6 +167,8 @@ def main() -> int:
                              f"{VIDEOS})")
     parser.add_argument("--model", help="classifier ONNX (default: bundled, else a test model)")
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--pick-region", action="store_true",
+                        help="also pick a screen region with the picker and monitor it")
     args = parser.parse_args()
 
     clips = args.clip or [VIDEOS / name for name in DEFAULT_CLIPS if (VIDEOS / name).is_file()]
@@ -152,7 +193,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="app-screenshot-") as tmp:
             workdir = Path(tmp)
             take_screenshot(clips, args.out, pick_model(args.model, workdir), workdir,
-                            args.timeout)
+                            args.timeout, region=args.pick_region)
     except Exception as exc:
         print(f"app_screenshot: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

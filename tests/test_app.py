@@ -576,13 +576,15 @@ def test_no_display_is_one_line_and_exit_2() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_screenshot_of_the_real_window_under_xvfb(tmp_path: Path) -> None:
+    """The real window on X11: two clips, then a screen region picked with the picker."""
     if not shutil.which("Xvfb"):
         pytest.skip("Xvfb is absent (run .ci/install-system-packages)")
     if not shared_clips():
         pytest.skip("../shared/media/videos is absent")
     out = tmp_path / "app.png"
     proc = subprocess.run([sys.executable, str(REPO / "tests" / "app_screenshot.py"),
-                           "--out", str(out)], capture_output=True, text=True, timeout=110)
+                           "--out", str(out), "--pick-region"],
+                          capture_output=True, text=True, timeout=110)
     if proc.returncode == 3:
         pytest.skip(proc.stderr.strip().splitlines()[-1])
     assert proc.returncode == 0, proc.stderr

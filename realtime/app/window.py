@@ -382,12 +382,15 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         current = self.engine.current
+        if not path and "no default classifier" in message:
+            message = ("The bundled classifier is not installed. Choose an ONNX classifier "
+                       "with deepfake-monitor metadata: Browse… in the model list.")
         self.model_panel.show_error(message, have_model=current is not None)
         if current is not None:
             self.model_panel.show_model(current)
         else:
             self.model_label.setText("model: none")
-        self._show_message(f"model not loaded: {message}")
+        self._show_message("model not loaded (see the Model panel)")
 
     def _browse_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a classifier", "",
@@ -599,8 +602,8 @@ class MainWindow(QMainWindow):
             panel.set_face(face, result.threshold)
             panel.gone_since = None
         if tile is not None and tile is self.selected:
-            self.perf_label.setText(f"{worker.name}: {result.analysed_fps:.1f} fps analysed · "
-                                    f"latency {result.latency_s * 1000:.0f} ms · "
+            self.perf_label.setText(f"{worker.short_name}: {result.analysed_fps:.1f} fps "
+                                    f"analysed · latency {result.latency_s * 1000:.0f} ms · "
                                     f"{result.provider}")
 
     def _refresh_face_panels(self) -> None:

@@ -39,7 +39,16 @@ from ..classifier import DeepfakeClassifier, InferenceService
 from ..contract import ModelContract
 from ..detector import FaceDetector
 from ..errors import SourceError, UserError
-from ..overlays import annotate
+from ..overlays import (
+    DEFAULT_ANNOTATORS,
+    FONT,
+    WHITE,
+    Annotator,
+    BoxAnnotator,
+    LabelAnnotator,
+    MeterAnnotator,
+    annotate,
+)
 from ..pipeline import AlertEvent, AnalysisConfig, FrameResult, StreamAnalyzer
 from ..sources import (
     Frame,
@@ -211,8 +220,34 @@ def scale_result(result: FrameResult, sx: float, sy: float) -> FrameResult:
     return replace(result, faces=faces)
 
 
+@dataclass(frozen=True)
+class RateAnnotator:
+    """Analysed fps and latency in the corner: the tile's own title bar names the source and
+    the side panel shows the provider and threshold, which the full header would repeat (and
+    which would not fit a small tile)."""
+
+    def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
+        scale = max(0.8, frame.shape[0] / 720.0)
+        text = f"{result.analysed_fps:.1f} fps  {result.latency_s * 1000:.0f} ms"
+        size, thick = 0.5 * scale, max(1, round(scale))
+        (tw, th), base = cv2.getTextSize(text, FONT, size, thick)
+        pad = int(5 * scale)
+        band = frame[: th + base + 2 * pad, : min(frame.shape[1], tw + 2 * pad)]
+        band[:] = (band.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken, keep the video
+        cv2.putText(frame, text, (pad, pad + th), FONT, size, WHITE, thick, cv2.LINE_AA)
+        return frame
+
+
+# Tiles: boxes, meters, labels and a compact header. Snapshots and recordings, which stand
+# alone, get the full header (source, provider, threshold).
+TILE_ANNOTATORS: tuple[Annotator, ...] = (
+    BoxAnnotator(), MeterAnnotator(), LabelAnnotator(), RateAnnotator(),
+)
+
+
 def draw_overlays(image: np.ndarray, view: FrameResult | None,
-                  fit: tuple[int, int] | None = None) -> np.ndarray:
+                  fit: tuple[int, int] | None = None,
+                  annotators: tuple[Annotator, ...] = DEFAULT_ANNOTATORS) -> np.ndarray:
     """A new image: `image`, scaled down to fit `fit` (w, h) when larger, with `view`'s
     overlays drawn at that size. Drawing after scaling keeps labels legible in a small tile
     (overlays size their text by the frame they are drawn on); the resize replaces the copy
@@ -229,7 +264,7 @@ def draw_overlays(image: np.ndarray, view: FrameResult | None,
     else:
         out = image.copy()
     if view is not None:
-        annotate(out, view)
+        annotate(out, view, annotators)
     return out
 
 
@@ -785,7 +820,7 @@ class StreamWorker(QObject):
                 return None
             # the analyzer reads the original: draw on a (scaled) copy
             image = draw_overlays(frame.image, self._overlay_view(frame, result, analyzer),
-                                  self._display_size)
+                                  self._display_size, TILE_ANNOTATORS)
             with self._lock:
                 self._seq += 1
                 composed = Composed(image, frame.t, frame.index, self._seq)
