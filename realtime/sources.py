@@ -981,23 +981,27 @@ class VideoSource:
         """Apply pause and seek requests between two frames of a file played live.
 
         Returns the index of the last frame delivered (a seek changes it), or None once
-        stopped. Waits on the condition while paused; afterwards the pacing clock is re-based
-        so that the next frame is due at once and play continues at the file's own pace.
+        stopped. Waits on the condition while paused; seeks outside the lock (seeking decodes
+        up to the target, and pause() or seek() from the GUI must not wait for that).
+        Afterwards the pacing clock is re-based so that the next frame is due at once and play
+        continues at the file's own pace.
         """
         rebase = False
-        with self._control:
-            while True:
+        while True:
+            with self._control:
                 if self._stop.is_set():
                     return None
-                if self._seek_to is not None:
-                    target, self._seek_to = self._seek_to, None
-                    index = capture.seek(target) - 1  # type: ignore[attr-defined]
-                    self._step = self._paused
+                target, self._seek_to = self._seek_to, None
+                if target is None:
+                    if not self._paused or self._step:
+                        break
+                    self._control.wait()
                     rebase = True
-                if not self._paused or self._step:
-                    break
-                self._control.wait()
-                rebase = True
+                    continue
+                paused = self._paused
+            index = capture.seek(target) - 1  # type: ignore[attr-defined]
+            self._step = paused  # paused: show the frame at the new position
+            rebase = True
         if rebase and fps > 0:
             self._t0 = time.monotonic() - (index + 1) / fps
         return index

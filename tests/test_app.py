@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -363,19 +364,23 @@ def test_snapshot_and_recording_keep_the_overlays(make_window, qtbot, clips: dic
     assert overlay_pixels(image[..., ::-1])[1] > 100  # the green box and meter are in it
     qtbot.waitUntil(lambda: "snapshot saved" in window.last_message, timeout=WAIT_MS)
 
-    mp4 = window.set_recording(True)
-    assert mp4 is not None and tile.rec.isVisible()
+    window.record_action.trigger()  # the user presses Record
+    assert window.record_action.isChecked() and tile.rec.isVisible()
+    mp4 = tile.worker.recording  # type: ignore[union-attr]
+    assert mp4 is not None and mp4.suffix == ".mp4" and mp4.parent == tmp_path / "out"
     shown = tile.view.frames_shown
     qtbot.waitUntil(lambda: tile.view.frames_shown > shown + 15, timeout=WAIT_MS)
-    recorder = tile.worker.stop_recording()  # type: ignore[union-attr]
-    assert recorder is not None and recorder.join(10)
+    window.record_action.trigger()  # the user presses Record again
+    assert not window.record_action.isChecked()
+    qtbot.waitUntil(lambda: "recording saved to" in window.last_message, timeout=WAIT_MS)
+    assert not tile.rec.isVisible()
     cap = cv2.VideoCapture(str(mp4))
     frames = []
     while (ok_frame := cap.read())[0]:
         frames.append(ok_frame[1])
     cap.release()
     assert len(frames) >= 10 and frames[0].shape == (360, 640, 3)
-    assert recorder.error is None and recorder.frames_written == len(frames)
+    assert f"({len(frames)} frames" in window.last_message
 
 
 # -- settings, empty state, devices ------------------------------------------------------------
@@ -507,6 +512,7 @@ def test_closing_the_window_stops_everything_within_two_seconds(
     took = time.monotonic() - started
     assert took < 2.0, f"closing took {took:.2f} s"
     assert engine_threads() == [], [t.name for t in engine_threads()]
+    assert [t.name for t in threading.enumerate()] == ["MainThread"]
     for worker in workers:
         assert worker.source is not None and worker.source.state is SourceState.ENDED
         assert worker.source._capture is None  # the file is released

@@ -672,6 +672,7 @@ def read_for(src: VideoSource, seconds: float) -> list[Frame]:
     return frames
 
 
+@pytest.mark.timeout(30)
 def test_live_file_pause_holds_and_resume_goes_on(astronaut_clip: Path) -> None:
     src = VideoSource(file_spec(astronaut_clip, live=True))
     assert src.seekable and not src.paused
@@ -698,6 +699,7 @@ def test_live_file_pause_holds_and_resume_goes_on(astronaut_clip: Path) -> None:
     stop_quickly(src)
 
 
+@pytest.mark.timeout(30)
 def test_live_file_seek_while_playing_and_while_paused(astronaut_clip: Path) -> None:
     src = VideoSource(file_spec(astronaut_clip, live=True))
     src.start()
@@ -723,6 +725,7 @@ def test_live_file_seek_while_playing_and_while_paused(astronaut_clip: Path) -> 
     stop_quickly(src)
 
 
+@pytest.mark.timeout(30)
 def test_stop_while_paused(astronaut_clip: Path) -> None:
     src = VideoSource(file_spec(astronaut_clip, live=True))
     src.start()
@@ -733,6 +736,7 @@ def test_stop_while_paused(astronaut_clip: Path) -> None:
     assert src.state is SourceState.ENDED
 
 
+@pytest.mark.timeout(30)
 def test_only_files_played_live_pause_and_seek(astronaut_clip: Path) -> None:
     for spec in (file_spec(astronaut_clip), parse_source("0")):
         src = VideoSource(spec)

@@ -9,7 +9,16 @@ coordinates `screen:x,y,w,h` (mss) captures in.
 from __future__ import annotations
 
 from PyQt6.QtCore import QPoint, QRect, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QGuiApplication, QKeyEvent, QMouseEvent, QPainter, QPen, QPixmap
+from PyQt6.QtGui import (
+    QCloseEvent,
+    QColor,
+    QGuiApplication,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPixmap,
+)
 from PyQt6.QtWidgets import QWidget
 
 MIN_SIDE = 16  # logical pixels: smaller drags are taken for a click
@@ -110,6 +119,13 @@ class RegionPicker(QWidget):
             self.cancel()
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not self.selection.isNull():
             self.accept()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Closed by other means (the window manager): the caller must still hear of it."""
+        if not self._done:
+            self._done = True
+            self.cancelled.emit()
+        super().closeEvent(event)
 
     def accept(self) -> None:
         if self._done:

@@ -61,7 +61,7 @@ from .widgets import (
     ModelPanel,
     Tile,
 )
-from .worker import AlertInfo, Engine, LoadedModel, StreamWorker, engine_threads
+from .worker import AlertInfo, Engine, LoadedModel, Recorder, StreamWorker, engine_threads
 
 MAX_FACE_PANELS = 8
 FACE_PANEL_KEEP_S = 10.0  # a face out of view keeps its panel (greyed) this long
@@ -717,13 +717,27 @@ class MainWindow(QMainWindow):
         path: Path | None = None
         if on:
             path = self._output_path(worker, ".mp4")
-            worker.start_recording(path)
-            self._show_message(f"recording {worker.name} to {path}")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                self.record_action.setChecked(False)
+                self._show_message(f"cannot record to {path.parent}: {exc}")
+                return None
+
+            def done(recorder: Recorder) -> None:  # on the recorder's thread
+                self.message_posted.emit(
+                    f"recording not saved: {recorder.error}" if recorder.error else
+                    f"recording saved to {recorder.path} ({recorder.frames_written} frames"
+                    + (f", {recorder.frames_dropped} dropped" if recorder.frames_dropped
+                       else "") + ")")
+
+            worker.start_recording(path, on_done=done)
+            self._show_message(f"recording {worker.short_name} to {path}")
         else:
             recorder = worker.stop_recording()
             if recorder is not None:
                 path = recorder.path
-                self._show_message(f"recording saved to {path}")
+                self._show_message(f"finishing the recording {path}…")
         tile = self.tile_of(worker)
         if tile is not None:
             tile.refresh_status()

@@ -346,8 +346,10 @@ class Recorder:
     that drawing and encoding never slow the display down. At most `max_queued` frames wait;
     beyond that frames are dropped (and counted) rather than letting memory grow."""
 
-    def __init__(self, path: Path, fps: float, name: str, max_queued: int = 64) -> None:
+    def __init__(self, path: Path, fps: float, name: str, max_queued: int = 64,
+                 on_done: Callable[[Recorder], None] | None = None) -> None:
         self.path = path
+        self.on_done = on_done  # called on the recorder's thread once the file is closed
         self.fps = fps if fps > 0 else 25.0
         self.max_queued = max_queued
         self.frames_written = 0
@@ -392,9 +394,13 @@ class Recorder:
                     image = cv2.resize(image, size)  # a camera that changed resolution
                 writer.write(image)
                 self.frames_written += 1
+        except Exception as exc:  # a full disk must not pass silently
+            self.error = f"cannot write {self.path}: {exc}"
         finally:
             if writer is not None:
                 writer.release()
+            if self.on_done is not None:
+                self.on_done(self)
 
 
 # -- one source -------------------------------------------------------------------------------
@@ -590,10 +596,11 @@ class StreamWorker(QObject):
 
         return self._post(save)
 
-    def start_recording(self, path: Path) -> None:
+    def start_recording(self, path: Path,
+                        on_done: Callable[[Recorder], None] | None = None) -> None:
         source = self._source
         fps = source.fps if source is not None else 0.0
-        recorder = Recorder(path, fps, self.name)
+        recorder = Recorder(path, fps, self.name, on_done=on_done)
         with self._lock:
             old, self._recorder = self._recorder, recorder
         if old is not None:
