@@ -12,10 +12,12 @@ import math
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from PyQt6.QtCore import QSettings, QStandardPaths, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -64,6 +66,7 @@ from .widgets import (
 from .worker import AlertInfo, Engine, LoadedModel, Recorder, StreamWorker, engine_threads
 
 MAX_FACE_PANELS = 8
+MAX_EVENTS = 20_000  # a stream that keeps reconnecting for days must not grow memory
 FACE_PANEL_KEEP_S = 10.0  # a face out of view keeps its panel (greyed) this long
 PLOT_REFRESH_MS = 250
 VIDEO_FILTER = ("Videos (*.mp4 *.mov *.mkv *.avi *.webm *.m4v *.mpg *.mpeg *.ts *.wmv *.flv);;"
@@ -85,7 +88,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("deepfake-monitor")
         self.qsettings = settings if settings is not None else default_qsettings()
         self.settings = AppSettings.load(self.qsettings)
-        self.events = EventLog(None)  # every alert and status record, for the export
+        # alert and status records for the export, the newest MAX_EVENTS of them
+        self.events: deque[dict[str, Any]] = deque(maxlen=MAX_EVENTS)
         self.engine = Engine(providers=providers, detector=detector,
                              min_face_score=min_face_score, parent=self)
         self.workers: list[StreamWorker] = []
@@ -637,7 +641,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         event = info.event
-        self.events.write(alert_record(event))
+        self.events.append(alert_record(event))
         key = (info.source, event.track)
         if event.active:
             self.active_alerts[key] = event
@@ -666,7 +670,7 @@ class MainWindow(QMainWindow):
     def _on_status(self, worker: StreamWorker, event: StatusEvent) -> None:
         if self._closing:
             return
-        self.events.write(status_record(event))
+        self.events.append(status_record(event))
         if event.state is SourceState.FAILED:
             self._show_message(f"{event.source}: {event.message}")
 
@@ -750,7 +754,7 @@ class MainWindow(QMainWindow):
     def export_events(self, path: Path) -> int:
         """Write every alert and status change so far as JSON lines (the format of
         `watch --events`); returns how many."""
-        records = list(self.events.records)
+        records = list(self.events)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
         log = EventLog(path)
