@@ -188,7 +188,29 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--settings", metavar="PATH.ini",
                      help="keep the app's settings in this file instead of the user's own")
     _add_common(app)
+    _add_plugin_commands(sub)
     return parser
+
+
+PLUGIN_GROUP = "deepfake_monitor.commands"
+
+
+def _add_plugin_commands(sub: Any) -> None:
+    """Commands of the other subpackages (extract, train, evaluate, export, ...).
+
+    They are found through entry points rather than imported, because dependencies point one
+    way, train → export → realtime: the runtime must not import them. Each entry point is a
+    `register(subparsers)` that adds its parser and sets `handler` (args -> exit code) on it.
+    """
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        try:
+            register = ep.load()
+        except Exception as exc:  # a broken plugin must not take the runtime's commands down
+            logging.getLogger(__name__).warning("command %r unavailable: %s", ep.name, exc)
+            continue
+        register(sub)
 
 
 def _load_engine(args: argparse.Namespace) -> tuple[Any, Any, float]:
@@ -384,7 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(["app"])
     _setup_logging(args.verbose)
     try:
-        return COMMANDS[args.command](args)
+        handler = getattr(args, "handler", None) or COMMANDS[args.command]
+        return handler(args)
     except UserError as exc:
         from .sources import mask_credentials
 
