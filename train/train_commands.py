@@ -1,0 +1,242 @@
+"""`deepfake-monitor synthesize`, `train` and `evaluate`, registered through the
+`deepfake_monitor.commands` entry point.
+
+Registering must stay cheap (the CLI builds every parser on each start), so this module imports
+only argparse; handlers import TensorFlow and the rest when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+PROG = "deepfake-monitor"
+
+_BACKBONES = ("inception_resnet_v2", "resnet50", "xception", "efficientnet_b0", "mobilenet_v3")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not > 0")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _positive(text) if text.strip() not in ("0", "0.0") else 0.0
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"{text} is not within [0, 1)")
+    return value
+
+
+def _add_verbose(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="more log output (-vv: debug)")
+
+
+def _kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(k for k in text.replace("+", ",").split(",") if k)
+    bad = [k for k in kinds if k not in ("sbi", "swap")]
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(f"{text!r}: give sbi, swap or sbi+swap")
+    return kinds
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _require_tensorflow() -> None:
+    from deepfake_monitor.realtime.errors import UserError
+
+    _quiet_tensorflow()
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError as exc:
+        raise UserError("training needs TensorFlow: pip install 'deepfake-monitor[train]' "
+                        f"({exc})") from exc
+
+
+# -- synthesize ------------------------------------------------------------------------------
+
+
+def register_synthesize(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "synthesize", help="make fake videos from real ones (self-blended images, face swaps)",
+        description="Write a folders dataset of real videos and fakes made from them: self-\n"
+                    "blended copies (SBI, Shiohara & Yamasaki 2022) and/or simple swaps with\n"
+                    "another identity's face. Extract it with `extract --layout folders`; fakes\n"
+                    "keep their source's identity, so splits keep them together.",
+        epilog="layout written: real/<identity>/<name>.mp4, fake/<identity>/<kind>/<name>_<k>.mp4"
+               "\n(reals re-encoded like the fakes so that compression does not give fakes away)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("root", metavar="REAL_ROOT",
+                   help="real videos/images: ROOT/real/ if present, else ROOT; a first "
+                        "sub-folder names the identity")
+    p.add_argument("--out", required=True, metavar="DIR", help="new dataset folder")
+    p.add_argument("--kinds", "--synthesize", dest="kinds", type=_kinds, default=("sbi",),
+                   metavar="sbi|swap|sbi+swap", help="fake kinds (default: sbi)")
+    p.add_argument("--per-video", type=_positive_int, default=1, metavar="N",
+                   help="fakes of each kind per real video (default: %(default)s)")
+    p.add_argument("--max-frames", type=int, default=0, metavar="N",
+                   help="frames per video, spread evenly; 0 for all (default: %(default)s)")
+    p.add_argument("--detector", default="full", metavar="short|full|PATH")
+    p.add_argument("--min-face-score", type=_fraction, default=0.5, metavar="P")
+    p.add_argument("--seed", type=int, default=0)
+    _add_verbose(p)
+    p.set_defaults(handler=run_synthesize)
+
+
+def run_synthesize(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from deepfake_monitor.realtime.errors import UserError
+
+    from .synthesize import SynthesizeConfig, Synthesizer, find_reals
+
+    out = Path(args.out)
+    if (out / "real").exists() or (out / "fake").exists():
+        raise UserError(f"{out}: already holds a dataset (real/ or fake/); use another --out")
+    config = SynthesizeConfig(kinds=args.kinds, per_video=args.per_video,
+                              max_frames=max(args.max_frames, 0), detector=args.detector,
+                              min_face_score=args.min_face_score, seed=args.seed)
+    reals = find_reals(Path(args.root))
+    err = Console(stderr=True)
+    progress = Progress(TextColumn("synthesize"), BarColumn(), MofNCompleteColumn(),
+                        console=err)
+    task = progress.add_task("synthesize", total=len(reals))
+    with progress:
+        summary = Synthesizer(out, config).run(reals, lambda _: progress.advance(task))
+    for line in summary.skipped:
+        print(f"{PROG}: skipped {line}", file=sys.stderr)
+    made = ", ".join(f"{n} {k}" for k, n in summary.fakes.items())
+    print(f"{PROG}: wrote {summary.reals} real and {made} fake videos into {out}",
+          file=sys.stderr)
+    return 0 if summary.reals else 1
+
+
+# -- train -----------------------------------------------------------------------------------
+
+
+def register_train(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a fake/real classifier on extracted face crops",
+        description="Train a Keras classifier (ImageNet backbone, one logit) on the crops of\n"
+                    "`deepfake-monitor extract`. Writes OUT/config.json, history.csv,\n"
+                    "best.keras (best validation AUC) and contract.json (for the exporter).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("faces", metavar="FACES", help="an extract output folder")
+    p.add_argument("--out", required=True, metavar="RUN_DIR")
+    p.add_argument("--backbone", choices=_BACKBONES, default="mobilenet_v3",
+                   help="default: %(default)s (fast on CPUs); xception is the FaceForensics++ "
+                        "baseline")
+    p.add_argument("--input-size", type=_positive_int, metavar="PX",
+                   help="model input side (default: the crops' size)")
+    p.add_argument("--weights", default="imagenet", metavar="imagenet|none|PATH",
+                   help="backbone start weights (default: %(default)s, downloaded by Keras)")
+    p.add_argument("--epochs", type=_positive_int, default=20)
+    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--lr", type=_positive, default=3e-4, help="peak learning rate")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--dropout", type=_fraction, default=0.3)
+    p.add_argument("--schedule", choices=("cosine", "plateau"), default="cosine",
+                   help="cosine decay after a warm-up epoch, or reduce on plateau")
+    p.add_argument("--patience", type=_positive_int, default=5,
+                   help="epochs without a better validation AUC before stopping")
+    p.add_argument("--steps-per-epoch", type=_positive_int,
+                   help="default: one pass over the training crops")
+    p.add_argument("--no-augment", dest="augment", action="store_false")
+    p.add_argument("--no-balance", dest="balance", action="store_false",
+                   help="sample crops as they come instead of reals and fakes equally")
+    p.add_argument("--mixed-precision", choices=("auto", "on", "off"), default="auto",
+                   help="float16 compute (default: on a GPU only)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no per-step progress bar")
+    _add_verbose(p)
+    p.set_defaults(handler=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    _require_tensorflow()
+    from .training import TrainConfig, train
+
+    config = TrainConfig(
+        faces=args.faces, out=args.out, backbone=args.backbone, input_size=args.input_size,
+        weights=args.weights, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.lr, weight_decay=args.weight_decay, dropout=args.dropout,
+        schedule=args.schedule, patience=args.patience, steps_per_epoch=args.steps_per_epoch,
+        augment=args.augment, balance=args.balance, mixed_precision=args.mixed_precision,
+        seed=args.seed, verbose=2 if args.quiet else 1)
+    best = train(config)
+    print(f"{PROG}: trained {args.backbone} into {args.out}: best epoch {best['best_epoch']} "
+          f"of {best['epochs_run']}, val AUC {best.get('val_auc', float('nan')):.4f}",
+          file=sys.stderr)
+    return 0
+
+
+# -- evaluate --------------------------------------------------------------------------------
+
+
+def register_evaluate(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "evaluate", help="score a split with a training run's model: AUC, EER, ROC, calibration",
+        description="Frame- and video-level metrics (video scores by the live engine's rule),\n"
+                    "per-method breakdown, ROC PNG; fits the calibration temperature on the\n"
+                    "validation split and writes it into RUN_DIR/contract.json.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run", metavar="RUN_DIR")
+    p.add_argument("faces", metavar="FACES", nargs="?",
+                   help="extract output folder (default: the one the run trained on)")
+    p.add_argument("--split", choices=("train", "val", "test"), default="test")
+    p.add_argument("--no-calibrate", dest="calibrate", action="store_false",
+                   help="keep the contract's temperature")
+    _add_verbose(p)
+    p.set_defaults(handler=run_evaluate)
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    _require_tensorflow()
+    from .evaluate import evaluate_run
+
+    r = evaluate_run(Path(args.run), Path(args.faces) if args.faces else None, args.split,
+                     fit_calibration=args.calibrate)
+    f, v = r["frame"], r["video"]
+    c = f["confusion"]
+    print(f"{args.split}: {f['count']} crops, {v['count']} videos; temperature "
+          f"{r['temperature']:.3f}")
+    print(f"  frames: AUC {_fmt(f.get('auc'))}  EER {_fmt(f.get('eer'))}  log loss "
+          f"{_fmt(f.get('log_loss'))}  accuracy@{f['threshold']:.2f} {_fmt(f.get('accuracy'))}")
+    print(f"          true_fake {c['true_fake']}  false_fake {c['false_fake']}  "
+          f"true_real {c['true_real']}  false_real {c['false_real']}")
+    print(f"  videos: AUC {_fmt(v.get('auc'))}  EER {_fmt(v.get('eer'))}  accuracy "
+          f"{_fmt(v.get('accuracy'))}")
+    for method, m in r["per_method"].items():
+        print(f"  {method}: frame AUC {_fmt(m['frame'].get('auc'))}  video AUC "
+              f"{_fmt(m['video'].get('auc'))}  fake recall {_fmt(m['frame'].get('fake_recall'))}")
+    print(f"  written: {args.run}/metrics.json, {r['roc_png']}, predictions_{args.split}.csv, "
+          "contract.json (temperature)")
+    return 0

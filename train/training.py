@@ -1,0 +1,455 @@
+"""Training a fake/real face classifier on extracted crops (Keras on TensorFlow).
+
+The model takes plain RGB crops, 0..255 float32, NHWC: the backbone's own preprocessing is a
+layer inside it, so the exported ONNX needs nothing but the crop (contract scale 1.0, mean 0,
+std 1). It ends in one logit, P(fake) = sigmoid(logit / T).
+
+A run folder holds what the exporter and `evaluate` need: `config.json` (the resolved
+settings), `history.csv`, `best.keras` (best validation AUC) and `contract.json` (the model
+contract the exporter embeds unchanged).
+
+Augmentations are those that matter for deepfake detection in the wild: videos are re-encoded,
+resized and filtered on their way to a viewer, so the artifacts a detector keys on must survive
+JPEG re-compression, down/up-scaling, blur and noise; colour jitter, flips and cut-out stop it
+from relying on one colour cast or one face region. Classes are balanced by sampling real and
+fake crops equally often (datasets hold far more fakes than reals, or the reverse with SBI).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import platform
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from deepfake_monitor.realtime.contract import (
+    CropSpec,
+    InputSpec,
+    ModelCard,
+    ModelContract,
+    OutputSpec,
+)
+from deepfake_monitor.realtime.errors import UserError
+
+log = logging.getLogger(__name__)
+
+FAKE, REAL = 1.0, 0.0  # training labels: fake is the positive class
+MODEL_NAME = "best.keras"
+CONTRACT_NAME = "contract.json"
+CONFIG_NAME = "config.json"
+HISTORY_NAME = "history.csv"
+
+# name -> (keras.applications constructor, preprocessing mode, smallest input side)
+BACKBONES: dict[str, tuple[str, str, int]] = {
+    "inception_resnet_v2": ("InceptionResNetV2", "tf", 75),
+    "resnet50": ("ResNet50", "caffe", 32),
+    "xception": ("Xception", "tf", 71),
+    "efficientnet_b0": ("EfficientNetB0", "none", 32),  # rescales inside the network
+    "mobilenet_v3": ("MobileNetV3Large", "none", 32),  # likewise (include_preprocessing)
+}
+
+_CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)
+
+
+@keras.saving.register_keras_serializable(package="deepfake_monitor")
+class BackbonePreprocess(keras.layers.Layer):
+    """The backbone's `preprocess_input` as a layer, so a saved model takes RGB 0..255.
+
+    "tf": to [-1, 1]; "caffe": RGB→BGR and ImageNet mean subtracted; "none": unchanged.
+    Built from plain ops, so it converts to ONNX and loads without Python lambdas.
+    """
+
+    def __init__(self, mode: str = "tf", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if mode not in ("tf", "caffe", "none"):
+            raise ValueError(f"unknown preprocessing mode {mode!r}")
+        self.mode = mode
+
+    def call(self, inputs: Any) -> Any:
+        x = keras.ops.cast(inputs, self.compute_dtype)
+        if self.mode == "tf":
+            return x / 127.5 - 1.0
+        if self.mode == "caffe":
+            x = x - keras.ops.convert_to_tensor(_CAFFE_MEAN_RGB, dtype=self.compute_dtype)
+            return keras.ops.flip(x, axis=-1)
+        return x
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mode": self.mode}
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Probabilities and ranges of the training augmentations (0 turns one off)."""
+
+    flip: float = 0.5
+    jpeg: float = 0.5
+    jpeg_quality: tuple[int, int] = (30, 95)
+    rescale: float = 0.3
+    rescale_range: tuple[float, float] = (0.35, 0.9)  # fraction of the side
+    blur: float = 0.2
+    blur_sigma: tuple[float, float] = (0.3, 1.6)
+    noise: float = 0.2
+    noise_std: tuple[float, float] = (1.0, 8.0)  # pixel values
+    color: float = 0.8
+    brightness: float = 20.0  # max offset, pixel values
+    contrast: tuple[float, float] = (0.8, 1.2)
+    saturation: tuple[float, float] = (0.8, 1.2)
+    hue: float = 0.02
+    cutout: float = 0.3
+    cutout_size: tuple[float, float] = (0.1, 0.4)  # fraction of the side
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    faces: str
+    out: str
+    backbone: str = "mobilenet_v3"
+    input_size: int | None = None  # None: the crops' size
+    weights: str = "imagenet"  # "imagenet", "none" or a weights file
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 3e-4
+    weight_decay: float = 1e-4
+    dropout: float = 0.3
+    schedule: str = "cosine"  # or "plateau"
+    warmup_epochs: float = 1.0
+    patience: int = 5
+    steps_per_epoch: int | None = None  # None: one pass over the training crops
+    augment: bool = True
+    balance: bool = True
+    mixed_precision: str = "auto"  # "auto" (on a GPU), "on", "off"
+    seed: int = 0
+    verbose: int = 1
+
+    def __post_init__(self) -> None:
+        if self.backbone not in BACKBONES:
+            raise UserError(f"unknown backbone {self.backbone!r}; choose from "
+                            f"{', '.join(BACKBONES)}")
+        if self.schedule not in ("cosine", "plateau"):
+            raise UserError(f"unknown schedule {self.schedule!r}; choose cosine or plateau")
+        if self.mixed_precision not in ("auto", "on", "off"):
+            raise UserError("mixed precision must be auto, on or off")
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: str
+    label: float
+    video_id: str
+    track: int
+    t: float
+    method: str
+
+
+def method_of(row: dict[str, str]) -> str:
+    """A crop's manipulation method: the manifest's, else the folder a `folders` fake lies in
+    below its identity (`fake/<identity>/<method>/...`, as `synthesize` writes), else "fake"."""
+    if row["label"] == "real":
+        return "real"
+    if row.get("method"):
+        return row["method"]
+    parts = row["video_id"].split("/")
+    if "fake" in parts:
+        rest = parts[parts.index("fake") + 1:]
+        if len(rest) >= 3:
+            return rest[-2]
+    return "fake"
+
+
+def read_manifest(faces: Path, split: str) -> list[Sample]:
+    """The crops of one split, with absolute paths."""
+    path = Path(faces) / "manifest.csv"
+    if not path.is_file():
+        raise UserError(f"{faces}: no manifest.csv; run `deepfake-monitor extract` first")
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["split"] == split]
+    return [Sample(str((Path(faces) / r["crop_path"]).resolve()),
+                   FAKE if r["label"] == "fake" else REAL, r["video_id"], int(r["track"]),
+                   float(r["t"]), method_of(r)) for r in rows]
+
+
+def read_extract_config(faces: Path) -> dict[str, Any]:
+    path = Path(faces) / "extract_config.json"
+    if not path.is_file():
+        raise UserError(f"{faces}: no extract_config.json; run `deepfake-monitor extract` first")
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+# -- model -----------------------------------------------------------------------------------
+
+
+def build_model(backbone: str, input_size: int, *, weights: str | None = "imagenet",
+                dropout: float = 0.3) -> keras.Model:
+    """RGB 0..255 crops in, one fake-vs-real logit out."""
+    ctor_name, mode, min_side = BACKBONES[backbone]
+    if input_size < min_side:
+        raise UserError(f"{backbone} needs inputs of at least {min_side} px, got {input_size}")
+    if weights in (None, "none"):
+        weights = None
+    elif weights != "imagenet" and not Path(weights).is_file():
+        raise UserError(f"{weights}: weights file not found (use imagenet, none or a file)")
+    ctor = getattr(keras.applications, ctor_name)
+    kwargs: dict[str, Any] = {"include_top": False, "weights": weights, "pooling": "avg",
+                              "input_shape": (input_size, input_size, 3)}
+    if ctor_name.startswith("MobileNetV3"):
+        kwargs["include_preprocessing"] = True
+    net = ctor(**kwargs)
+    inputs = keras.Input((input_size, input_size, 3), dtype="float32", name="image")
+    x = BackbonePreprocess(mode, name="preprocess")(inputs)
+    x = net(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    logit = keras.layers.Dense(1, dtype="float32", name="logit")(x)
+    return keras.Model(inputs, logit, name=f"deepfake_{backbone}")
+
+
+# -- input pipeline --------------------------------------------------------------------------
+
+
+def decode(path: tf.Tensor, size: int) -> tf.Tensor:
+    """A crop file as RGB float32 0..255 at size x size (TF decodes JPEG/PNG to RGB)."""
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    image = tf.image.resize(tf.cast(image, tf.float32), (size, size), antialias=True)
+    return tf.ensure_shape(image, (size, size, 3))
+
+
+def _chance(p: float) -> tf.Tensor:
+    return tf.random.uniform(()) < p
+
+
+def _gaussian_blur(image: tf.Tensor, sigma: tf.Tensor) -> tf.Tensor:
+    r = tf.range(-3.0, 4.0)
+    k = tf.exp(-(r**2) / (2.0 * sigma**2))
+    k = k / tf.reduce_sum(k)
+    kernel = tf.tile(tf.reshape(k[:, None] * k[None, :], (7, 7, 1, 1)), (1, 1, 3, 1))
+    padded = tf.pad(image[None], [[0, 0], [3, 3], [3, 3], [0, 0]], mode="REFLECT")
+    return tf.nn.depthwise_conv2d(padded, kernel, (1, 1, 1, 1), "VALID")[0]
+
+
+def augment_image(image: tf.Tensor, size: int, a: Augment) -> tf.Tensor:
+    """One training crop's augmentations, RGB float32 0..255 in and out."""
+    if a.flip:
+        image = tf.cond(_chance(a.flip), lambda: tf.image.flip_left_right(image), lambda: image)
+    if a.color:
+        def jitter(x: tf.Tensor) -> tf.Tensor:
+            x = x + tf.random.uniform((), -a.brightness, a.brightness)
+            mean = tf.reduce_mean(x, axis=(0, 1), keepdims=True)
+            x = (x - mean) * tf.random.uniform((), *a.contrast) + mean
+            x = tf.clip_by_value(x, 0.0, 255.0) / 255.0
+            x = tf.image.adjust_saturation(x, tf.random.uniform((), *a.saturation))
+            x = tf.image.adjust_hue(x, tf.random.uniform((), -a.hue, a.hue))
+            return tf.clip_by_value(x, 0.0, 1.0) * 255.0
+        image = tf.cond(_chance(a.color), lambda: jitter(image), lambda: image)
+    if a.rescale:
+        def rescale(x: tf.Tensor) -> tf.Tensor:
+            side = tf.cast(tf.cast(size, tf.float32) * tf.random.uniform((), *a.rescale_range),
+                           tf.int32)
+            small = tf.image.resize(x, (side, side), method="area")
+            return tf.image.resize(small, (size, size), method="bilinear")
+        image = tf.cond(_chance(a.rescale), lambda: rescale(image), lambda: image)
+    if a.blur:
+        image = tf.cond(_chance(a.blur),
+                        lambda: _gaussian_blur(image, tf.random.uniform((), *a.blur_sigma)),
+                        lambda: image)
+    if a.noise:
+        image = tf.cond(_chance(a.noise), lambda: image + tf.random.normal(
+            tf.shape(image), stddev=tf.random.uniform((), *a.noise_std)), lambda: image)
+    image = tf.clip_by_value(image, 0.0, 255.0)
+    if a.jpeg:  # last of the photometric steps: a re-encoded video's order
+        def jpeg(x: tf.Tensor) -> tf.Tensor:
+            out = tf.image.random_jpeg_quality(tf.cast(tf.round(x), tf.uint8),
+                                               a.jpeg_quality[0], a.jpeg_quality[1])
+            return tf.cast(out, tf.float32)
+        image = tf.cond(_chance(a.jpeg), lambda: jpeg(image), lambda: image)
+    if a.cutout:
+        def cutout(x: tf.Tensor) -> tf.Tensor:
+            side = tf.cast(tf.cast(size, tf.float32) * tf.random.uniform((), *a.cutout_size),
+                           tf.int32)
+            y0 = tf.random.uniform((), 0, size - side + 1, dtype=tf.int32)
+            x0 = tf.random.uniform((), 0, size - side + 1, dtype=tf.int32)
+            rows = (tf.range(size) >= y0) & (tf.range(size) < y0 + side)
+            cols = (tf.range(size) >= x0) & (tf.range(size) < x0 + side)
+            hole = tf.cast(rows[:, None] & cols[None, :], tf.float32)[..., None]
+            return x * (1.0 - hole) + 127.0 * hole
+        image = tf.cond(_chance(a.cutout), lambda: cutout(image), lambda: image)
+    return tf.ensure_shape(image, (size, size, 3))
+
+
+def make_dataset(samples: Sequence[Sample], size: int, batch_size: int, *, train: bool,
+                 augment: Augment | None = None, balance: bool = True,
+                 seed: int = 0) -> tf.data.Dataset:
+    """Batches of (image, label). Training: shuffled, endless, class-balanced by sampling
+    reals and fakes equally often; otherwise in manifest order, once."""
+    auto = tf.data.AUTOTUNE
+
+    def load(path: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        image = decode(path, size)
+        if augment is not None:
+            image = augment_image(image, size, augment)
+        return image, tf.reshape(label, (1,))
+
+    def source(items: Sequence[Sample]) -> tf.data.Dataset:
+        return tf.data.Dataset.from_tensor_slices(
+            ([s.path for s in items], np.array([s.label for s in items], np.float32)))
+
+    if not train:
+        return source(samples).map(load, num_parallel_calls=auto).batch(batch_size).prefetch(auto)
+    groups = [[s for s in samples if s.label == c] for c in (REAL, FAKE)]
+    if balance and all(groups):
+        parts = [source(g).shuffle(len(g), seed=seed + i, reshuffle_each_iteration=True).repeat()
+                 for i, g in enumerate(groups)]
+        ds = tf.data.Dataset.sample_from_datasets(parts, [0.5, 0.5], seed=seed)
+    else:
+        ds = source(samples).shuffle(len(samples), seed=seed,
+                                     reshuffle_each_iteration=True).repeat()
+    return ds.map(load, num_parallel_calls=auto).batch(batch_size, drop_remainder=False) \
+        .prefetch(auto)
+
+
+# -- training --------------------------------------------------------------------------------
+
+
+def _has_gpu() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def write_contract(run: Path, contract: ModelContract) -> Path:
+    path = Path(run) / CONTRACT_NAME
+    path.write_text(json.dumps(json.loads(contract.to_json()), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_contract(run: Path) -> ModelContract:
+    path = Path(run) / CONTRACT_NAME
+    if not path.is_file():
+        raise UserError(f"{run}: no {CONTRACT_NAME}; is this a training run folder?")
+    return ModelContract.from_json(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def make_contract(config: TrainConfig, size: int, extract: dict[str, Any],
+                  counts: dict[str, dict[str, int]]) -> ModelContract:
+    """The contract the exporter embeds: RGB 0..255 in (preprocessing is inside), one logit."""
+    data = ", ".join(f"{split} {c['real']} real / {c['fake']} fake crops"
+                     for split, c in counts.items())
+    return ModelContract(
+        input=InputSpec(size=size, layout="NHWC", color="RGB", dtype="float32", scale=1.0,
+                        mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0)),
+        crop=CropSpec(margin=float(extract.get("margin", 0.25)),
+                      align=bool(extract.get("align", False))),
+        output=OutputSpec(fake_index=0, activation="logit", index=0),
+        card=ModelCard(name=f"deepfake-monitor {config.backbone} ({Path(config.out).name})",
+                       version="0", training_data=f"{extract.get('root', config.faces)}: {data}",
+                       description=f"{config.backbone} at {size} px, weights {config.weights}, "
+                                   f"{config.epochs} epochs"),
+        threshold=0.5, temperature=1.0,
+    )
+
+
+def _counts(samples: Sequence[Sample]) -> dict[str, int]:
+    fakes = sum(1 for s in samples if s.label == FAKE)
+    return {"real": len(samples) - fakes, "fake": fakes}
+
+
+def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = ()
+          ) -> dict[str, Any]:
+    """Train into `config.out`; returns the best epoch's validation metrics."""
+    faces, run = Path(config.faces), Path(config.out)
+    extract = read_extract_config(faces)
+    size = config.input_size or int(extract["size"])
+    train_set, val_set = read_manifest(faces, "train"), read_manifest(faces, "val")
+    counts = {"train": _counts(train_set), "val": _counts(val_set)}
+    for split, c in counts.items():
+        if not (c["real"] and c["fake"]):
+            raise UserError(f"{faces}: the {split} split needs real and fake crops, has "
+                            f"{c['real']} real and {c['fake']} fake")
+    if (run / MODEL_NAME).exists():
+        raise UserError(f"{run}: already holds a trained model; use another --out")
+    run.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    gpu = _has_gpu()
+    mixed = config.mixed_precision == "on" or (config.mixed_precision == "auto" and gpu)
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+    try:
+        model = build_model(config.backbone, size, weights=config.weights,
+                            dropout=config.dropout)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    steps = config.steps_per_epoch or max(1, math.ceil(len(train_set) / config.batch_size))
+    total = steps * config.epochs
+    if config.schedule == "cosine":
+        warmup = min(int(config.warmup_epochs * steps), total // 2)
+        lr: Any = keras.optimizers.schedules.CosineDecay(
+            0.0 if warmup else config.learning_rate, max(total - warmup, 1), alpha=0.01,
+            warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
+    else:
+        lr = config.learning_rate
+    model.compile(
+        optimizer=keras.optimizers.AdamW(lr, weight_decay=config.weight_decay),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.AUC(from_logits=True, name="auc"),
+                 keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
+    )
+    resolved = {**asdict(config), "input_size": size, "steps_per_epoch": steps,
+                "mixed_precision_used": mixed, "gpu": gpu, "counts": counts,
+                "extract_config": extract, "tensorflow": tf.__version__,
+                "keras": keras.__version__, "python": platform.python_version(),
+                "host": platform.node()}
+    (run / CONFIG_NAME).write_text(json.dumps(resolved, indent=2) + "\n", encoding="utf-8")
+    contract = make_contract(config, size, extract, counts)
+    write_contract(run, contract)
+    augment = Augment() if config.augment else None
+    train_ds = make_dataset(train_set, size, config.batch_size, train=True, augment=augment,
+                            balance=config.balance, seed=config.seed)
+    val_ds = make_dataset(val_set, size, config.batch_size, train=False)
+    cbs: list[keras.callbacks.Callback] = [
+        keras.callbacks.ModelCheckpoint(str(run / MODEL_NAME), monitor="val_auc", mode="max",
+                                        save_best_only=True),
+        keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=config.patience,
+                                      restore_best_weights=True),
+        keras.callbacks.CSVLogger(str(run / HISTORY_NAME)),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    if config.schedule == "plateau":
+        cbs.append(keras.callbacks.ReduceLROnPlateau(monitor="val_auc", mode="max", factor=0.3,
+                                                     patience=max(1, config.patience // 2)))
+    history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                        steps_per_epoch=steps, callbacks=[*cbs, *callbacks],
+                        verbose=config.verbose)
+    if not (run / MODEL_NAME).exists():  # val AUC never improved (NaN): keep the last model
+        model.save(run / MODEL_NAME)
+    aucs = history.history.get("val_auc", [])
+    best = int(np.nanargmax(aucs)) if aucs and not np.all(np.isnan(aucs)) else len(aucs) - 1
+    result = {k: float(v[best]) for k, v in history.history.items() if best >= 0}
+    result["best_epoch"] = best + 1
+    result["epochs_run"] = len(aucs)
+    resolved["best"] = result
+    (run / CONFIG_NAME).write_text(json.dumps(resolved, indent=2) + "\n", encoding="utf-8")
+    return result
+
+
+def load_model(run: Path) -> keras.Model:
+    path = Path(run) / MODEL_NAME
+    if not path.is_file():
+        raise UserError(f"{run}: no {MODEL_NAME}; is this a training run folder?")
+    return keras.saving.load_model(path, compile=False)
+
+
+def predict_logits(model: keras.Model, samples: Sequence[Sample], size: int,
+                   batch_size: int = 64) -> np.ndarray:
+    """One logit per crop, in order."""
+    if not samples:
+        return np.zeros(0, np.float32)
+    ds = make_dataset(samples, size, batch_size, train=False).map(lambda x, y: x)
+    out = model.predict(ds, verbose=0)
+    return np.asarray(out, np.float32).reshape(-1)
+
