@@ -1,0 +1,190 @@
+"""synthesize → extract → train → evaluate end to end on CPU, and the metric helpers.
+
+The end-to-end run uses real faces only (../shared/media clips where present, the scikit-image
+astronaut always), makes SBI and swap fakes from them, and trains ResNet50 from scratch at 64 px
+for one short epoch: numbers are meaningless as accuracy, but they must be computed from the
+model (finite, in range, not constant) and every file the exporter needs must be in the run.
+ResNet50 rather than MobileNetV3/EfficientNet: untrained, those two give near-zero features in
+inference mode (their batch-norm statistics need hundreds of steps), so scores would be constant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import astronaut_frames, shared_clips, write_clip
+
+from deepfake_monitor.realtime.contract import ModelContract
+from deepfake_monitor.realtime.verdict import video_scores_from_frames
+
+SIZE = 64
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    from deepfake_monitor.realtime.cli import main
+
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(list(args))
+    return code, out.getvalue() + err.getvalue()
+
+
+# -- metric helpers (no TensorFlow) ----------------------------------------------------------
+
+
+def test_temperature_fit_recovers_a_known_temperature() -> None:
+    pytest.importorskip("scipy")
+    from deepfake_monitor.train.evaluate import fit_temperature, sigmoid
+
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(0.0, 2.0, 40_000)
+    labels = (rng.random(true_logits.shape) < sigmoid(true_logits)).astype(np.int64)
+    for t in (0.5, 2.5):  # over- and under-confident models
+        fitted = fit_temperature(true_logits * t, labels)
+        assert fitted == pytest.approx(t, rel=0.05)
+    assert fit_temperature(true_logits, np.ones_like(labels)) == 1.0  # one class: no fit
+
+
+def test_equal_error_rate() -> None:
+    pytest.importorskip("sklearn")
+    from deepfake_monitor.train.evaluate import equal_error_rate
+
+    rng = np.random.default_rng(1)
+    reals, fakes = rng.uniform(0.0, 1.0, 20_000), rng.uniform(0.5, 1.5, 20_000)
+    labels = np.r_[np.zeros(len(reals)), np.ones(len(fakes))]
+    eer, threshold = equal_error_rate(labels, np.r_[reals, fakes])
+    assert eer == pytest.approx(0.25, abs=0.01)  # the crossing at 0.75
+    assert threshold == pytest.approx(0.75, abs=0.02)
+    assert equal_error_rate(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.8, 0.9]))[0] == 0.0
+
+
+def test_confusion_cells_are_named_with_fake_positive() -> None:
+    pytest.importorskip("sklearn")
+    from deepfake_monitor.train.evaluate import binary_metrics, confusion
+
+    labels = np.array([1, 1, 0, 0, 1])  # 1 = fake
+    called_fake = np.array([1, 0, 1, 0, 1], bool)
+    assert confusion(labels, called_fake) == {
+        "true_fake": 2, "false_fake": 1, "true_real": 1, "false_real": 1}
+    m = binary_metrics(labels, np.where(called_fake, 0.9, 0.1), threshold=0.5)
+    assert m["accuracy"] == pytest.approx(0.6)
+    assert m["fake_recall"] == pytest.approx(2 / 3) and m["real_recall"] == pytest.approx(0.5)
+    assert binary_metrics(np.ones(3), np.full(3, 0.7), 0.5)["auc"] is None  # one class
+
+
+def test_video_scores_use_the_engine_rule() -> None:
+    pytest.importorskip("sklearn")
+    from deepfake_monitor.train.evaluate import Scored, video_level
+
+    scored = [Scored("v", "sbi", 1, track, t / 10, 0.0) for track in (1, 2) for t in range(8)]
+    probs = np.r_[np.full(8, 0.2), np.linspace(0.1, 0.9, 8)]
+    ids, labels, scores, methods = video_level(scored, probs)
+    frames = {"v": [(s.track, s.t, float(p)) for s, p in zip(scored, probs)]}
+    assert ids == ["v"] and labels.tolist() == [1] and methods == ["sbi"]
+    assert scores[0] == pytest.approx(video_scores_from_frames(frames)["v"])
+
+
+# -- end to end ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    pytest.importorskip("tensorflow", reason="training needs the train extra (TensorFlow)")
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    from skimage import data
+
+    base = tmp_path_factory.mktemp("pipeline")
+    reals = base / "reals" / "real"
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    # Three "identities" from one photo (the splits need a person on each side).
+    variants = {"astronaut": face, "astronaut_mirrored": face[:, ::-1].copy(),
+                "astronaut_warm": cv2.convertScaleAbs(face, alpha=1.1, beta=12)}
+    for name, image in variants.items():
+        (reals / name).mkdir(parents=True)
+        write_clip(reals / name / "pan.mp4", astronaut_frames(image, n=12))
+    for clip in [c for c in shared_clips() if "liveportrait-source" in c.name][:4]:
+        (reals / clip.stem).mkdir(parents=True)
+        (reals / clip.stem / clip.name).symlink_to(clip)
+
+    dataset, faces, run = base / "dataset", base / "faces", base / "runs" / "r1"
+    code, log = _cli("synthesize", str(base / "reals"), "--out", str(dataset),
+                     "--synthesize", "sbi+swap", "--max-frames", "8")
+    assert code == 0, log
+    code, log = _cli("extract", str(dataset), "--layout", "folders", "--out", str(faces),
+                     "--size", str(SIZE), "--frames-per-video", "6", "--val", "0.3",
+                     "--test", "0.3", "--seed", "1")
+    assert code == 0, log
+    code, log = _cli("train", str(faces), "--out", str(run), "--backbone", "resnet50",
+                     "--weights", "none", "--epochs", "1", "--batch-size", "16", "--quiet")
+    assert code == 0, log
+    code, log = _cli("evaluate", str(run), str(faces), "--split", "test")
+    assert code == 0, log
+    return {"dataset": dataset, "faces": faces, "run": run, "reals": reals}
+
+
+def test_synthesized_fakes_keep_their_source_identity(pipeline: dict[str, Path]) -> None:
+    dataset, reals = pipeline["dataset"], pipeline["reals"]
+    identities = sorted(p.name for p in reals.iterdir())
+    assert sorted(p.name for p in (dataset / "real").iterdir()) == identities
+    for identity in identities:
+        for kind in ("sbi", "swap"):
+            assert list((dataset / "fake" / identity / kind).glob("*.mp4")), (identity, kind)
+    with (pipeline["faces"] / "manifest.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    split_of: dict[str, set[str]] = {}
+    for r in rows:
+        split_of.setdefault(r["identity"], set()).add(r["split"])
+    assert all(len(s) == 1 for s in split_of.values())  # a fake never leaves its source's side
+    assert {r["split"] for r in rows} >= {"train", "val", "test"}
+
+
+def test_run_folder_holds_model_contract_and_history(pipeline: dict[str, Path]) -> None:
+    run = pipeline["run"]
+    for name in ("config.json", "history.csv", "best.keras", "contract.json", "metrics.json",
+                 "roc_test.png", "predictions_test.csv"):
+        assert (run / name).is_file(), name
+    config = json.loads((run / "config.json").read_text())
+    assert config["backbone"] == "resnet50" and config["input_size"] == SIZE
+    assert config["extract_config"]["size"] == SIZE and not config["mixed_precision_used"]
+    with (run / "history.csv").open() as fh:
+        history = list(csv.DictReader(fh))
+    assert len(history) == 1 and {"val_auc", "val_loss", "loss"} <= set(history[0])
+    png = cv2.imread(str(run / "roc_test.png"))
+    assert png is not None and png.shape[0] > 100
+
+    contract = ModelContract.from_json((run / "contract.json").read_text(), source="contract")
+    metrics = json.loads((run / "metrics.json").read_text())["test"]
+    assert contract.input.size == SIZE and contract.input.color == "RGB"
+    assert contract.input.scale == 1.0 and contract.input.mean == (0.0, 0.0, 0.0)
+    assert contract.output.activation == "logit" and contract.output.fake_index == 0
+    assert contract.temperature == pytest.approx(metrics["temperature"])
+    assert metrics["calibration_fitted_on"].startswith("val")
+    assert "test" in contract.card.metrics
+
+
+def test_metrics_are_computed_from_the_model(pipeline: dict[str, Path]) -> None:
+    run = pipeline["run"]
+    m = json.loads((run / "metrics.json").read_text())["test"]
+    frame, video = m["frame"], m["video"]
+    assert frame["fakes"] > 0 and frame["reals"] > 0
+    for key in ("auc", "eer", "accuracy"):
+        assert 0.0 <= frame[key] <= 1.0, key
+    assert math.isfinite(frame["log_loss"]) and frame["log_loss"] > 0
+    assert sum(frame["confusion"].values()) == frame["count"]
+    assert frame["score_std"] > 1e-6  # not a constant output
+    with (run / "predictions_test.csv").open(newline="") as fh:
+        preds = list(csv.DictReader(fh))
+    assert len(preds) == frame["count"]
+    assert np.std([float(p["logit"]) for p in preds]) > 1e-6
+    assert video["count"] == len({p["video_id"] for p in preds})
+    assert set(m["per_method"]) == {"sbi", "swap"}
+    assert 0.05 <= m["temperature"] <= 20.0
