@@ -366,6 +366,10 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     faces, run = Path(config.faces), Path(config.out)
     extract = read_extract_config(faces)
     size = config.input_size or int(extract["size"])
+    if size != int(extract["size"]):
+        log.warning("crops are %s px but the model takes %s px: they are resized; the live "
+                    "engine cuts %s px crops directly, so extract at --size %s to match",
+                    extract["size"], size, size, size)
     train_set, val_set = read_manifest(faces, "train"), read_manifest(faces, "val")
     counts = {"train": _counts(train_set), "val": _counts(val_set)}
     for split, c in counts.items():
