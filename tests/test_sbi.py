@@ -51,7 +51,7 @@ def test_self_blend_changes_only_inside_the_mask(frame: np.ndarray,
         result = sbi.self_blend(frame, face, np.random.default_rng(seed))
         assert result.image.shape == frame.shape and result.image.dtype == frame.dtype
         assert result.mask.shape == frame.shape[:2] and result.mask.dtype == np.float32
-        assert 0.0 <= result.mask.min() and result.mask.max() <= 1.0
+        assert result.mask.min() >= 0.0 and result.mask.max() <= 1.0
         changed = np.any(result.image != frame, axis=2)
         assert changed.sum() > 0.05 * face.width * face.height, f"seed {seed}: nothing changed"
         inside = cv2.dilate((result.mask > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
