@@ -1,0 +1,84 @@
+"""The bundled default classifier and sample clip: the README's main command depends on both."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from deepfake_monitor.assets import ASSETS_DIR
+from deepfake_monitor.realtime.classifier import DeepfakeClassifier, default_model_path
+from deepfake_monitor.realtime.crop import crop_faces
+from deepfake_monitor.realtime.detector import FaceDetector
+
+SAMPLE = ASSETS_DIR / "samples" / "astronaut_sbi.mp4"
+
+
+@pytest.fixture(scope="module")
+def classifier() -> DeepfakeClassifier:
+    return DeepfakeClassifier()
+
+
+def test_bundled_model_loads_with_its_contract(classifier: DeepfakeClassifier) -> None:
+    path = default_model_path()
+    assert classifier.path == path
+    assert path.stat().st_size < 20 * 1024 * 1024
+    contract = classifier.contract
+    assert "interim" in contract.card.name.lower()
+    assert contract.card.version
+    assert contract.card.limits and contract.card.training_data
+    metrics = contract.card.metrics
+    for key in ("test_frame_auc", "test_frame_eer", "test_video_auc"):
+        assert key in metrics, key
+    assert 0.0 < contract.threshold < 1.0
+    assert contract.temperature > 0
+    assert (ASSETS_DIR / "deepfake_classifier.md").is_file()
+
+
+def test_bundled_model_runs_any_batch_size(classifier: DeepfakeClassifier,
+                                           astronaut_bgr: np.ndarray) -> None:
+    face = FaceDetector("full").detect(astronaut_bgr)[0]
+    spec = classifier.contract.crop
+    crop = crop_faces(astronaut_bgr, [face], size=classifier.size, margin=spec.margin,
+                      align=spec.align)
+    one = classifier.predict(crop)
+    many = classifier.predict(np.repeat(crop, 5, axis=0))
+    assert one.shape == (1,) and many.shape == (5,)
+    assert 0.0 <= float(one[0]) <= 1.0
+    np.testing.assert_allclose(many, one[0], atol=1e-5)
+
+
+def _sample_scores(classifier: DeepfakeClassifier, step: int = 5) -> tuple[list[float],
+                                                                            list[float]]:
+    """P(fake) of the largest face in every `step`-th frame, per half of the sample clip."""
+    detector = FaceDetector("full")
+    spec = classifier.contract.crop
+    cap = cv2.VideoCapture(str(SAMPLE))
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    first, second = [], []
+    index = 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if index % step == 0:
+            faces = detector.detect(frame)
+            if faces:
+                face = max(faces, key=lambda f: f.width * f.height)
+                crop = crop_faces(frame, [face], size=classifier.size, margin=spec.margin,
+                                  align=spec.align)
+                p = float(classifier.predict(crop)[0])
+                (first if index < total // 2 else second).append(p)
+        index += 1
+    cap.release()
+    return first, second
+
+
+def test_sample_clip_manipulated_half_scores_higher(classifier: DeepfakeClassifier) -> None:
+    assert SAMPLE.is_file()
+    assert SAMPLE.stat().st_size < 2 * 1024 * 1024
+    untouched, manipulated = _sample_scores(classifier)
+    assert len(untouched) >= 20 and len(manipulated) >= 20, "faces missing in the sample clip"
+    assert np.mean(manipulated) > np.mean(untouched) + 0.2
+    # Not one lucky frame: most manipulated frames score above the untouched half's median.
+    assert np.mean(np.array(manipulated) > np.median(untouched)) > 0.8
