@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .argtypes import positive, probability, sample_fps
 from .backend import parse_providers
 from .errors import UserError
 
@@ -76,37 +77,11 @@ def _setup_logging(verbosity: int) -> None:
     root.setLevel(min(root.getEffectiveLevel(), level))
 
 
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-
-
-def _probability(text: str) -> float:
-    value = _number(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not strictly between 0 and 1")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not > 0")
-    return value
-
-
-def _sample_fps(text: str) -> float | None:
-    """A rate, or 'all' (also 0) for every frame."""
-    return None if text.lower() in ("all", "0") else _positive(text)
-
-
 def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and execution")
     g.add_argument("--model", metavar="PATH.onnx",
                    help="classifier with deepfake-monitor metadata (default: the bundled model)")
-    g.add_argument("--threshold", type=_probability, metavar="P",
+    g.add_argument("--threshold", type=probability, metavar="P",
                    help="P(fake) at or above which a face or video counts as fake "
                         "(default: the model's own threshold)")
     g.add_argument("--providers", metavar="LIST",
@@ -115,7 +90,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--detector", default="full", metavar="short|full|PATH",
                    help="BlazeFace model: 'full' (full-range, faces up to ~5 m), 'short' "
                         "(short-range, faster, close faces) or an ONNX path (default: %(default)s)")
-    g.add_argument("--min-face-score", type=_probability, default=0.5, metavar="P",
+    g.add_argument("--min-face-score", type=probability, default=0.5, metavar="P",
                    help="face detector confidence needed to analyse a face (default: %(default)s)")
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="more log output (-vv: debug)")
@@ -145,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--annotate", metavar="DIR",
                       help="write an MP4 per input with the overlays burnt in "
                            "(at the analysed frame rate)")
-    scan.add_argument("--sample-fps", type=_sample_fps, default=DEFAULT_SCAN_FPS, metavar="FPS",
+    scan.add_argument("--sample-fps", type=sample_fps, default=DEFAULT_SCAN_FPS, metavar="FPS",
                       help="frames analysed per second of video, or 'all' for every frame "
                            "(default: %(default)s)")
     _add_common(scan)
@@ -165,12 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--events", metavar="PATH", help="append events as JSON lines here")
     watch.add_argument("--live", action="store_true",
                        help="accept video files as sources, played at their own frame rate")
-    watch.add_argument("--duration", type=_positive, metavar="SECONDS",
+    watch.add_argument("--duration", type=positive, metavar="SECONDS",
                        help="stop after this many seconds")
-    watch.add_argument("--sample-fps", type=_sample_fps, default=None, metavar="FPS",
+    watch.add_argument("--sample-fps", type=sample_fps, default=None, metavar="FPS",
                        help="frames offered for analysis per second (default: every frame, "
                             "as far as the model keeps up)")
-    watch.add_argument("--alert-after", type=_positive, default=1.0, metavar="SECONDS",
+    watch.add_argument("--alert-after", type=positive, default=1.0, metavar="SECONDS",
                        help="how long a face must stay above the threshold before it alerts "
                             "(default: %(default)s)")
     _add_common(watch)

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deepfake_monitor.realtime.argtypes import count, fraction, positive, positive_int, ranged
+
 PROG = "deepfake-monitor"
 EXIT_OK, EXIT_PARTIAL = 0, 1
 
@@ -40,60 +42,6 @@ settings than the crops already in --out); 130 interrupted (resume by rerunning)
 """
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not within [0, 1)")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _count(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not > 0")
-    return value
-
-
-def _size(text: str) -> int:
-    value = _count(text)
-    if not 16 <= value <= 2048:
-        raise argparse.ArgumentTypeError(f"{text} is not within [16, 2048]")
-    return value
-
-
-def _margin(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    if not 0.0 <= value <= 2.0:
-        raise argparse.ArgumentTypeError(f"{text} is not within [0, 2]")
-    return value
-
-
 def register_extract(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "extract", help="cut training face crops from a dataset, with splits by identity",
@@ -109,11 +57,11 @@ def register_extract(subparsers: Any) -> None:
 
     s = p.add_argument_group("sampling")
     how = s.add_mutually_exclusive_group()
-    how.add_argument("--frames-per-video", type=_positive_int, default=None, metavar="N",
+    how.add_argument("--frames-per-video", type=positive_int, default=None, metavar="N",
                      help="frames spread evenly through each video (default: 32)")
-    how.add_argument("--fps", type=_positive, metavar="F",
+    how.add_argument("--fps", type=positive, metavar="F",
                      help="frames per second of video instead (every frame if F >= its rate)")
-    s.add_argument("--max-faces-per-frame", type=_count, default=1, metavar="K",
+    s.add_argument("--max-faces-per-frame", type=count, default=1, metavar="K",
                    help="the K largest faces of a frame, 0 for all (default: %(default)s, "
                         "for one-person datasets)")
 
@@ -122,8 +70,8 @@ def register_extract(subparsers: Any) -> None:
                    help="take size, margin and align from a model: an ONNX file with "
                         "deepfake-monitor metadata, or a JSON with input.size and "
                         "crop.margin/crop.align; the options below override it")
-    c.add_argument("--size", type=_size, metavar="PX", help="crop side in pixels")
-    c.add_argument("--margin", type=_margin, metavar="M",
+    c.add_argument("--size", type=ranged(int, 16, 2048), metavar="PX", help="crop side in pixels")
+    c.add_argument("--margin", type=ranged(float, 0.0, 2.0), metavar="M",
                    help="fraction of the face box added on each side")
     c.add_argument("--align", action=argparse.BooleanOptionalAction, default=None,
                    help="turn crops so that the eyes are level")
@@ -133,14 +81,14 @@ def register_extract(subparsers: Any) -> None:
     d = p.add_argument_group("detection")
     d.add_argument("--detector", default="full", metavar="short|full|PATH",
                    help="BlazeFace model, as for scan (default: %(default)s)")
-    d.add_argument("--min-face-score", type=_fraction, default=0.5, metavar="P",
+    d.add_argument("--min-face-score", type=fraction, default=0.5, metavar="P",
                    help="detector confidence needed to keep a face (default: %(default)s)")
-    d.add_argument("--batch", type=_positive_int, default=16, metavar="N",
+    d.add_argument("--batch", type=positive_int, default=16, metavar="N",
                    help="frames per detector call (default: %(default)s)")
 
     sp = p.add_argument_group("splits")
-    sp.add_argument("--val", type=_fraction, default=0.15, help="default: %(default)s")
-    sp.add_argument("--test", type=_fraction, default=0.15, help="default: %(default)s")
+    sp.add_argument("--val", type=fraction, default=0.15, help="default: %(default)s")
+    sp.add_argument("--test", type=fraction, default=0.15, help="default: %(default)s")
     sp.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     sp.add_argument("--no-official", dest="use_official", action="store_false",
                     help="ignore the dataset's own split lists")

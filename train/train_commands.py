@@ -13,36 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from deepfake_monitor.realtime.argtypes import fraction, positive, positive_int
+
 PROG = "deepfake-monitor"
 
 _BACKBONES = ("inception_resnet_v2", "resnet50", "xception", "efficientnet_b0", "mobilenet_v3")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from exc
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not > 0")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = _positive(text) if text.strip() not in ("0", "0.0") else 0.0
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"{text} is not within [0, 1)")
-    return value
 
 
 def _add_verbose(p: argparse.ArgumentParser) -> None:
@@ -93,12 +68,12 @@ def register_synthesize(subparsers: Any) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="new dataset folder")
     p.add_argument("--kinds", "--synthesize", dest="kinds", type=_kinds, default=("sbi",),
                    metavar="sbi|swap|sbi+swap", help="fake kinds (default: sbi)")
-    p.add_argument("--per-video", type=_positive_int, default=1, metavar="N",
+    p.add_argument("--per-video", type=positive_int, default=1, metavar="N",
                    help="fakes of each kind per real video (default: %(default)s)")
     p.add_argument("--max-frames", type=int, default=0, metavar="N",
                    help="frames per video, spread evenly; 0 for all (default: %(default)s)")
     p.add_argument("--detector", default="full", metavar="short|full|PATH")
-    p.add_argument("--min-face-score", type=_fraction, default=0.5, metavar="P")
+    p.add_argument("--min-face-score", type=fraction, default=0.5, metavar="P")
     p.add_argument("--seed", type=int, default=0)
     _add_verbose(p)
     p.set_defaults(handler=run_synthesize)
@@ -149,20 +124,20 @@ def register_train(subparsers: Any) -> None:
     p.add_argument("--backbone", choices=_BACKBONES, default="mobilenet_v3",
                    help="default: %(default)s (fast on CPUs); xception is the FaceForensics++ "
                         "baseline")
-    p.add_argument("--input-size", type=_positive_int, metavar="PX",
+    p.add_argument("--input-size", type=positive_int, metavar="PX",
                    help="model input side (default: the crops' size)")
     p.add_argument("--weights", default="imagenet", metavar="imagenet|none|PATH",
                    help="backbone start weights (default: %(default)s, downloaded by Keras)")
-    p.add_argument("--epochs", type=_positive_int, default=20)
-    p.add_argument("--batch-size", type=_positive_int, default=32)
-    p.add_argument("--lr", type=_positive, default=3e-4, help="peak learning rate")
+    p.add_argument("--epochs", type=positive_int, default=20)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--lr", type=positive, default=3e-4, help="peak learning rate")
     p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--dropout", type=_fraction, default=0.3)
+    p.add_argument("--dropout", type=fraction, default=0.3)
     p.add_argument("--schedule", choices=("cosine", "plateau"), default="cosine",
                    help="cosine decay after a warm-up epoch, or reduce on plateau")
-    p.add_argument("--patience", type=_positive_int, default=5,
+    p.add_argument("--patience", type=positive_int, default=5,
                    help="epochs without a better validation AUC before stopping")
-    p.add_argument("--steps-per-epoch", type=_positive_int,
+    p.add_argument("--steps-per-epoch", type=positive_int,
                    help="default: one pass over the training crops")
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--no-balance", dest="balance", action="store_false",
