@@ -1,0 +1,110 @@
+"""`deepfake-monitor export` and `inspect`, registered through the `deepfake_monitor.commands`
+entry point. Registering imports only argparse; handlers import TensorFlow/ONNX when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+from deepfake_monitor.realtime.argtypes import positive, ranged
+
+PROG = "deepfake-monitor"
+
+
+def _add_verbose(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="more log output (-vv: debug)")
+
+
+def register_export(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "export", help="convert a trained Keras model to ONNX with its contract, verified",
+        description="Convert a training run's best.keras (or a .keras file with --contract) to\n"
+                    "ONNX (input 'input' N x S x S x 3 float32, dynamic batch), embed the model\n"
+                    "contract and check that ONNX Runtime matches Keras on real face crops.\n"
+                    "Nothing is written when they differ by more than the tolerance.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", metavar="RUN_DIR|MODEL.keras")
+    p.add_argument("--out", required=True, metavar="FILE.onnx", help="ONNX file to write")
+    p.add_argument("--contract", metavar="JSON",
+                   help="model contract file (default: the run's contract.json)")
+    p.add_argument("--opset", type=ranged(int, 13, 21), default=17,
+                   help="ONNX opset (default: %(default)s)")
+    p.add_argument("--tolerance", type=positive, default=1e-4, metavar="X",
+                   help="largest accepted |Keras - ONNX| output difference "
+                        "(default: %(default)s)")
+    _add_verbose(p)
+    p.set_defaults(handler=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from deepfake_monitor.realtime.errors import UserError
+
+    try:
+        import tensorflow  # noqa: F401
+        import tf2onnx  # noqa: F401
+    except ImportError as exc:
+        raise UserError("export needs TensorFlow and tf2onnx: "
+                        f"pip install 'deepfake-monitor[train]' ({exc})") from exc
+    from .keras_export import export
+
+    r = export(args.source, args.out, contract_path=args.contract, opset=args.opset,
+               tolerance=args.tolerance)
+    print(f"{PROG}: wrote {r.path} (opset {r.opset}); parity max |diff| {r.max_diff:.3g} on "
+          f"{r.samples} {r.sample_source} (outputs {r.output_range[0]:.4g}.."
+          f"{r.output_range[1]:.4g}); {r.seconds:.1f} s", file=sys.stderr)
+    return 0
+
+
+def register_inspect(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "inspect", help="show an ONNX model's contract, inputs, outputs and opset",
+        description="Print the deepfake-monitor contract (model card) of an ONNX file, its\n"
+                    "inputs and outputs, opset and size. A file without the contract is an error.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", metavar="MODEL.onnx")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_verbose(p)
+    p.set_defaults(handler=run_inspect)
+
+
+def _shape(dims: list[Any]) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in dims) + "]"
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    from .keras_export import describe
+
+    info = describe(args.model)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    c = info["contract"]
+    card = c["card"]
+    print(f"file:     {info['file']} ({info['bytes'] / 1e6:.2f} MB)")
+    print(f"opset:    {', '.join(f'{d} {v}' for d, v in info['opset'].items())}"
+          f"  producer: {info['producer'] or '?'}")
+    for kind in ("inputs", "outputs"):
+        for t in info[kind]:
+            print(f"{kind[:-1]:<9} {t['name']}  {_shape(t['shape'])}  {t['type']}")
+    print(f"model:    {card['name']} (version {card['version']})")
+    for key in ("description", "training_data", "limits"):
+        if card.get(key):
+            print(f"{key + ':':<9} {card[key]}")
+    if card.get("metrics"):
+        print(f"metrics:  {json.dumps(card['metrics'])}")
+    i = c["input"]
+    print(f"input:    {i['size']} px {i['layout']} {i['color']} {i['dtype']}, scale {i['scale']:g}"
+          f", mean {i['mean']}, std {i['std']}")
+    print(f"crop:     margin {c['crop']['margin']}, align {c['crop']['align']}")
+    o = c["output"]
+    print(f"output:   #{o['index']} {o['activation']}, fake index {o['fake_index']}; "
+          f"temperature {c['calibration']['temperature']:g}, threshold {c['threshold']:g}")
+    return 0

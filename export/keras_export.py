@@ -1,0 +1,336 @@
+"""Keras 3 model (a training run's `best.keras`) to ONNX with our contract, verified.
+
+Conversion route: `tf2onnx.convert.from_function` on a `tf.function` that calls the model with
+an explicit `tf.TensorSpec([None, S, S, 3], tf.float32, name="input")`, returning
+`{"logit": ...}`. Why this one:
+
+* `tf2onnx.convert.from_keras` is written against tf.keras 2 (it reads `model._is_graph_network`,
+  `model.inputs` as symbolic TF tensors, ...) and does not handle Keras 3 models;
+* `model.export(format="onnx")` in Keras 3 on the TF backend wraps the same tf2onnx call but
+  names the input after the Keras layer and gives no control over the output name or the capture
+  folding below; the SavedModel round trip (`format="tf_saved_model"` + `from_saved_model`)
+  works too but writes a temporary SavedModel and is slower;
+* `from_function` traces the model once (which also builds it), freezes its variables into
+  initializers, gives a dynamic batch axis from the `None` in the spec, and lets us pick the
+  names: input "input", output "logit" (single-output models) or the output's index.
+
+One trap remains: constants a layer keeps as *eager tensors* rather than variables (Keras 3's
+`Normalization` in EfficientNet when it was never adapted: its mean and variance) are captured
+by the traced graph and tf2onnx turns them into extra graph inputs. `_fold_captures` replaces
+each such input by an initializer holding the captured value, so the model has one input.
+
+Every export is verified: Keras and ONNX Runtime run on the same batch of real face crops (the
+run's validation crops from its extract manifest, else crops of scikit-image's public-domain
+astronaut photo found by our face detector), and the file is only written (temp name, then
+rename) when max |difference| <= tolerance (1e-4).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deepfake_monitor.realtime.contract import ModelContract
+from deepfake_monitor.realtime.errors import ModelError, UserError
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "best.keras"
+CONTRACT_NAME = "contract.json"
+CONFIG_NAME = "config.json"
+INPUT_NAME = "input"
+DEFAULT_OPSET = 17
+TOLERANCE = 1e-4
+BATCH = 8
+
+
+class ParityError(UserError):
+    """The ONNX graph does not compute what the Keras model does."""
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    max_diff: float
+    samples: int
+    sample_source: str
+    output_range: tuple[float, float]
+    seconds: float
+    opset: int
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+def resolve_source(source: str | os.PathLike[str], contract_path: str | os.PathLike[str] | None
+                   ) -> tuple[Path, Path | None, ModelContract]:
+    """(model file, run folder or None, contract) of a RUN_DIR or a .keras file."""
+    src = Path(source)
+    run: Path | None = None
+    if src.is_dir():
+        run, model = src, src / MODEL_NAME
+        if not model.is_file():
+            raise UserError(f"{src}: no {MODEL_NAME}; is this a training run folder?")
+    elif src.is_file():
+        if src.suffix != ".keras":
+            raise UserError(f"{src}: expected a .keras file or a training run folder")
+        model = src
+        if (src.parent / CONTRACT_NAME).is_file() and src.name == MODEL_NAME:
+            run = src.parent
+    else:
+        raise UserError(f"{src}: no such file or folder")
+    if contract_path is not None:
+        cpath = Path(contract_path)
+    elif run is not None and (run / CONTRACT_NAME).is_file():
+        cpath = run / CONTRACT_NAME
+    else:
+        where = f"{run}: no {CONTRACT_NAME}" if run else f"{src}: not inside a training run"
+        raise UserError(f"{where}; give the model contract with --contract JSON")
+    if not cpath.is_file():
+        raise UserError(f"{cpath}: contract file not found")
+    contract = ModelContract.from_json(cpath.read_text(encoding="utf-8"), source=str(cpath))
+    return model, run, contract
+
+
+def load_keras(path: Path) -> Any:
+    import keras
+
+    import deepfake_monitor.train.training  # noqa: F401  (registers BackbonePreprocess)
+
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:
+        raise UserError(f"{path}: cannot load the Keras model ({exc})") from exc
+
+
+# -- conversion ------------------------------------------------------------------------------
+
+
+def convert(model: Any, size: int, *, opset: int = DEFAULT_OPSET) -> Any:
+    """The Keras model as an onnx.ModelProto: input "input" (N, S, S, 3) float32, N dynamic."""
+    import tensorflow as tf
+    import tf2onnx
+
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+    model(np.zeros((1, size, size, 3), np.float32), training=False)  # build it
+    spec = (tf.TensorSpec([None, size, size, 3], tf.float32, name=INPUT_NAME),)
+
+    @tf.function(input_signature=spec)
+    def serve(image: Any) -> dict[str, Any]:
+        out = model(image, training=False)
+        if isinstance(out, (list, tuple)):
+            return {f"output_{i}": o for i, o in enumerate(out)}
+        return {"logit": out}
+
+    concrete = serve.get_concrete_function()
+    onnx_model, _ = tf2onnx.convert.from_function(serve, input_signature=spec, opset=opset)
+    _fold_captures(onnx_model, concrete)
+    for value in [*onnx_model.graph.input, *onnx_model.graph.output]:  # "unk__123" -> "N"
+        dims = value.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_param = "N"
+    return onnx_model
+
+
+def _fold_captures(onnx_model: Any, concrete: Any) -> None:
+    """Turn graph inputs that are captured eager constants into initializers."""
+    import tensorflow as tf
+    from onnx import numpy_helper
+
+    captured = {internal.name: external for external, internal
+                in zip(concrete.captured_inputs, concrete.graph.internal_captures)
+                if internal.dtype != tf.resource}
+    graph = onnx_model.graph
+    for inp in list(graph.input):
+        if inp.name == INPUT_NAME:
+            continue
+        if inp.name not in captured:
+            raise ModelError(f"conversion left an extra graph input {inp.name!r} that is not a "
+                             "captured constant")
+        value = np.asarray(captured[inp.name].numpy())
+        graph.initializer.append(numpy_helper.from_array(value, inp.name))
+        graph.input.remove(inp)
+
+
+# -- verification ----------------------------------------------------------------------------
+
+
+def _run_crops(run: Path | None, size: int, limit: int) -> list[np.ndarray]:
+    """Up to `limit` validation crops (BGR, size x size) of a run's extract, spread out."""
+    import cv2
+
+    if run is None or not (run / CONFIG_NAME).is_file():
+        return []
+    try:
+        given = Path(json.loads((run / CONFIG_NAME).read_text(encoding="utf-8"))["faces"])
+    except (KeyError, ValueError, TypeError):
+        return []
+    # A relative path is relative to where `train` ran: try here, then beside the run folder.
+    bases = [Path.cwd(), *run.resolve().parents] if not given.is_absolute() else [Path("/")]
+    found = [b / given for b in bases if (b / given / "manifest.csv").is_file()]
+    if not found:
+        log.info("%s: validation crops not found (%s); using the astronaut photo", run, given)
+        return []
+    faces = found[0]
+    manifest = faces / "manifest.csv"
+    with manifest.open(newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get("split") == "val"]
+    picks = [rows[int(i)] for i in np.linspace(0, len(rows) - 1, min(limit, len(rows)))] \
+        if rows else []
+    crops = []
+    for row in picks:
+        img = cv2.imread(str(faces / row["crop_path"]), cv2.IMREAD_COLOR)
+        if img is not None:
+            crops.append(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA))
+    return crops
+
+
+def _astronaut_crops(contract: ModelContract, limit: int) -> list[np.ndarray]:
+    """Crops of the public-domain astronaut photo at several margins, plain and mirrored."""
+    import cv2
+    from skimage import data
+
+    from deepfake_monitor.realtime.crop import crop_faces
+    from deepfake_monitor.realtime.detector import FaceDetector
+
+    frame = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    faces = FaceDetector().detect(frame)
+    if not faces:
+        raise UserError("verification: no face found in the astronaut test photo")
+    size = contract.input.size
+    crops: list[np.ndarray] = []
+    for margin in np.linspace(0.05, 0.6, max(1, limit // 2)):
+        crop = crop_faces(frame, faces[:1], size=size, margin=float(margin),
+                          align=contract.crop.align)[0]
+        crops += [crop, crop[:, ::-1]]
+    return crops[:limit]
+
+
+def sample_batch(contract: ModelContract, run: Path | None, limit: int = BATCH
+                 ) -> tuple[np.ndarray, str]:
+    """A batch of real face crops in the model's input form, and where they came from."""
+    crops = _run_crops(run, contract.input.size, limit)
+    source = "run validation crops"
+    if not crops:
+        crops, source = _astronaut_crops(contract, limit), "astronaut photo crops"
+    # What DeepfakeClassifier.preprocess feeds the live model: colour order, scale, mean, std.
+    spec = contract.input
+    x = np.stack(crops).astype(np.float32)
+    if spec.color == "RGB":
+        x = x[..., ::-1]
+    x = (x * spec.scale - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+    return np.ascontiguousarray(x, np.float32), source
+
+
+def parity(model: Any, onnx_model: Any, batch: np.ndarray) -> tuple[float, np.ndarray]:
+    """max |Keras - ONNX Runtime| over every output of the batch, and Keras' outputs."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(onnx_model.SerializeToString(),
+                                   providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: batch})
+    want = model(batch, training=False)
+    want = list(want) if isinstance(want, (list, tuple)) else [want]
+    want = [np.asarray(w) for w in want]
+    if len(got) != len(want):
+        raise ParityError(f"ONNX graph has {len(got)} outputs, Keras model {len(want)}")
+    diff = 0.0
+    for g, w in zip(got, want):
+        if g.shape != w.shape:
+            raise ParityError(f"output shape {g.shape} in ONNX, {w.shape} in Keras")
+        diff = max(diff, float(np.max(np.abs(g.astype(np.float64) - w.astype(np.float64)))))
+    return diff, np.concatenate([w.reshape(-1) for w in want])
+
+
+# -- the whole export ------------------------------------------------------------------------
+
+
+def export(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
+           contract_path: str | os.PathLike[str] | None = None, opset: int = DEFAULT_OPSET,
+           tolerance: float = TOLERANCE,
+           tamper: Callable[[Any], None] | None = None) -> ExportResult:
+    """Convert, verify, embed the contract and write `out`; nothing is left behind on failure.
+
+    `tamper` (tests only) edits the converted graph before verification.
+    """
+    from .metadata import save_with_contract
+
+    start = time.perf_counter()
+    model_path, run, contract = resolve_source(source, contract_path)
+    if contract.input.layout != "NHWC" or contract.input.dtype != "float32":
+        raise UserError(f"{model_path}: the exporter makes NHWC float32 inputs, the contract "
+                        f"says {contract.input.layout} {contract.input.dtype}")
+    model = load_keras(model_path)
+    size = contract.input.size
+    shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else None
+    if shape is not None and tuple(shape[1:]) != (size, size, 3):
+        raise UserError(f"{model_path}: model input is {shape[1:]}, the contract says "
+                        f"({size}, {size}, 3)")
+    onnx_model = convert(model, size, opset=opset)
+    if tamper is not None:
+        tamper(onnx_model)
+    batch, sample_source = sample_batch(contract, run)
+    diff, want = parity(model, onnx_model, batch)
+    if not diff <= tolerance:  # also refuses NaN
+        raise ParityError(f"ONNX output differs from Keras by max |diff| {diff:.3g} > "
+                          f"{tolerance:g} on {len(batch)} {sample_source}; nothing written")
+    dest = Path(out)
+    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
+    try:
+        save_with_contract(onnx_model, contract, tmp)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExportResult(dest, diff, len(batch), sample_source,
+                        (float(want.min()), float(want.max())),
+                        time.perf_counter() - start, opset)
+
+
+# -- inspect ---------------------------------------------------------------------------------
+
+_ELEM = {1: "float32", 2: "uint8", 3: "int8", 6: "int32", 7: "int64", 9: "bool", 10: "float16",
+         11: "float64"}
+
+
+def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What `inspect` prints: contract, inputs, outputs, opset, size. ModelError without ours."""
+    import onnx
+
+    from .metadata import read_contract
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: no such file")
+    try:
+        model = onnx.load(str(p))
+    except Exception as exc:
+        raise ModelError(f"{p}: not an ONNX model ({exc})") from exc
+
+    def tensors(values: Any) -> list[dict[str, Any]]:
+        inits = {i.name for i in model.graph.initializer}
+        rows = []
+        for v in values:
+            if v.name in inits:
+                continue
+            t = v.type.tensor_type
+            dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                    for d in t.shape.dim]
+            rows.append({"name": v.name, "shape": dims,
+                         "type": _ELEM.get(t.elem_type, str(t.elem_type))})
+        return rows
+
+    info = {"file": str(p), "bytes": p.stat().st_size,
+            "opset": {o.domain or "ai.onnx": o.version for o in model.opset_import},
+            "producer": f"{model.producer_name} {model.producer_version}".strip(),
+            "inputs": tensors(model.graph.input), "outputs": tensors(model.graph.output)}
+    info["contract"] = read_contract(model, source=str(p)).summary()
+    return info
