@@ -23,11 +23,17 @@ Every export is verified: Keras and ONNX Runtime run on the same batch of real f
 run's validation crops from its extract manifest, else crops of scikit-image's public-domain
 astronaut photo found by our face detector), and the file is only written (temp name, then
 rename) when max |difference| <= tolerance (1e-4).
+
+Options on top: `--fp16` / `--int8` write a reduced-precision copy of the verified fp32 graph, kept
+only when it keeps the accuracy (quantize.py says the rule); a `.h5` model of the original
+notebooks (2-unit softmax head, RGB scaled to [0, 1]) gets its contract made for it
+(`notebook_contract`), the fake class at `--fake-index`.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 import os
@@ -51,6 +57,7 @@ INPUT_NAME = "input"
 DEFAULT_OPSET = 17
 TOLERANCE = 1e-4
 BATCH = 8
+EVAL_LIMIT = 256  # labelled validation crops for the --fp16 / --int8 accuracy check
 
 
 class ParityError(UserError):
@@ -66,14 +73,19 @@ class ExportResult:
     output_range: tuple[float, float]
     seconds: float
     opset: int
+    quant: Any = None  # quantize.QuantCheck for --fp16 / --int8
+    notebook: bool = False  # the contract was made for an original-notebook model
 
 
 # -- sources ---------------------------------------------------------------------------------
 
 
-def resolve_source(source: str | os.PathLike[str], contract_path: str | os.PathLike[str] | None
-                   ) -> tuple[Path, Path | None, ModelContract]:
-    """(model file, run folder or None, contract) of a RUN_DIR or a .keras file."""
+def resolve_source(source: str | os.PathLike[str], contract_path: str | os.PathLike[str] | None,
+                   *, allow_missing: bool = False
+                   ) -> tuple[Path, Path | None, ModelContract | None]:
+    """(model file, run folder or None, contract) of a RUN_DIR, a .keras or a .h5 file.
+
+    The contract is None only with `allow_missing` (a notebook model gets one made for it)."""
     src = Path(source)
     run: Path | None = None
     if src.is_dir():
@@ -81,8 +93,8 @@ def resolve_source(source: str | os.PathLike[str], contract_path: str | os.PathL
         if not model.is_file():
             raise UserError(f"{src}: no {MODEL_NAME}; is this a training run folder?")
     elif src.is_file():
-        if src.suffix != ".keras":
-            raise UserError(f"{src}: expected a .keras file or a training run folder")
+        if src.suffix not in (".keras", ".h5"):
+            raise UserError(f"{src}: expected a .keras or .h5 file or a training run folder")
         model = src
         if (src.parent / CONTRACT_NAME).is_file() and src.name == MODEL_NAME:
             run = src.parent
@@ -92,6 +104,8 @@ def resolve_source(source: str | os.PathLike[str], contract_path: str | os.PathL
         cpath = Path(contract_path)
     elif run is not None and (run / CONTRACT_NAME).is_file():
         cpath = run / CONTRACT_NAME
+    elif allow_missing:
+        return model, run, None
     else:
         where = f"{run}: no {CONTRACT_NAME}" if run else f"{src}: not inside a training run"
         raise UserError(f"{where}; give the model contract with --contract JSON")
@@ -99,6 +113,41 @@ def resolve_source(source: str | os.PathLike[str], contract_path: str | os.PathL
         raise UserError(f"{cpath}: contract file not found")
     contract = ModelContract.from_json(cpath.read_text(encoding="utf-8"), source=str(cpath))
     return model, run, contract
+
+
+def is_two_way_softmax(model: Any) -> bool:
+    """The original notebooks' head: the model ends in a 2-unit softmax."""
+    import keras
+
+    try:
+        units = tuple(model.outputs[0].shape)[-1] if len(model.outputs) == 1 else None
+    except (AttributeError, TypeError):
+        return False
+    last = model.layers[-1] if getattr(model, "layers", None) else None
+    softmax = isinstance(last, keras.layers.Softmax) or (
+        getattr(last, "activation", None) is keras.activations.softmax)
+    return units == 2 and softmax
+
+
+def notebook_contract(model: Any, path: Path, fake_index: int = 1) -> ModelContract:
+    """What the original notebooks' models expect: RGB in [0, 1] (x / 255, no mean/std), the
+    whole face box (margin 0, no alignment), a 2-way softmax with `fake_index` the fake class."""
+    from deepfake_monitor.realtime.contract import CropSpec, InputSpec, ModelCard, OutputSpec
+
+    if fake_index not in (0, 1):
+        raise UserError(f"--fake-index must be 0 or 1 for a 2-way softmax, not {fake_index}")
+    shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else ()
+    size = int(shape[1]) if len(shape) == 4 and shape[1] and shape[1] == shape[2] else 128
+    return ModelContract(
+        input=InputSpec(size=size, color="RGB", scale=1.0 / 255.0, mean=(0.0, 0.0, 0.0),
+                        std=(1.0, 1.0, 1.0)),
+        crop=CropSpec(margin=0.0, align=False),
+        output=OutputSpec(fake_index=fake_index, activation="softmax", index=0),
+        card=ModelCard(name=path.stem, version="notebook",
+                       training_data="unknown (original notebook model)",
+                       description=f"imported from {path.name} (notebook preprocessing: RGB, "
+                                   f"x/255, {size} px; fake class index {fake_index})"),
+    )
 
 
 def load_keras(path: Path) -> Any:
@@ -164,34 +213,38 @@ def _fold_captures(onnx_model: Any, concrete: Any) -> None:
 # -- verification ----------------------------------------------------------------------------
 
 
-def _run_crops(run: Path | None, size: int, limit: int) -> list[np.ndarray]:
-    """Up to `limit` validation crops (BGR, size x size) of a run's extract, spread out."""
+def run_crops(run: Path | None, size: int, limit: int, *, split: str = "val"
+              ) -> tuple[list[np.ndarray], list[int]]:
+    """Up to `limit` crops (BGR, size x size) of a run's extract split, spread out, and their
+    labels (1 fake, 0 real, -1 unknown)."""
     import cv2
 
     if run is None or not (run / CONFIG_NAME).is_file():
-        return []
+        return [], []
     try:
         given = Path(json.loads((run / CONFIG_NAME).read_text(encoding="utf-8"))["faces"])
     except (KeyError, ValueError, TypeError):
-        return []
+        return [], []
     # A relative path is relative to where `train` ran: try here, then beside the run folder.
     bases = [Path.cwd(), *run.resolve().parents] if not given.is_absolute() else [Path("/")]
     found = [b / given for b in bases if (b / given / "manifest.csv").is_file()]
     if not found:
-        log.info("%s: validation crops not found (%s); using the astronaut photo", run, given)
-        return []
+        log.info("%s: %s crops not found (%s)", run, split, given)
+        return [], []
     faces = found[0]
     manifest = faces / "manifest.csv"
     with manifest.open(newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if r.get("split") == "val"]
+        rows = [r for r in csv.DictReader(fh) if r.get("split") == split]
     picks = [rows[int(i)] for i in np.linspace(0, len(rows) - 1, min(limit, len(rows)))] \
         if rows else []
-    crops = []
+    crops, labels = [], []
     for row in picks:
         img = cv2.imread(str(faces / row["crop_path"]), cv2.IMREAD_COLOR)
         if img is not None:
             crops.append(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA))
-    return crops
+            label = str(row.get("label", "")).strip().lower()
+            labels.append({"fake": 1, "1": 1, "real": 0, "0": 0}.get(label, -1))
+    return crops, labels
 
 
 def _astronaut_crops(contract: ModelContract, limit: int) -> list[np.ndarray]:
@@ -215,20 +268,24 @@ def _astronaut_crops(contract: ModelContract, limit: int) -> list[np.ndarray]:
     return crops[:limit]
 
 
-def sample_batch(contract: ModelContract, run: Path | None, limit: int = BATCH
-                 ) -> tuple[np.ndarray, str]:
-    """A batch of real face crops in the model's input form, and where they came from."""
-    crops = _run_crops(run, contract.input.size, limit)
-    source = "run validation crops"
-    if not crops:
-        crops, source = _astronaut_crops(contract, limit), "astronaut photo crops"
-    # What DeepfakeClassifier.preprocess feeds the live model: colour order, scale, mean, std.
+def preprocess(crops: list[np.ndarray] | np.ndarray, contract: ModelContract) -> np.ndarray:
+    """What DeepfakeClassifier.preprocess feeds the live model: colour order, scale, mean, std."""
     spec = contract.input
-    x = np.stack(crops).astype(np.float32)
+    x = np.stack(list(crops)).astype(np.float32)
     if spec.color == "RGB":
         x = x[..., ::-1]
     x = (x * spec.scale - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
-    return np.ascontiguousarray(x, np.float32), source
+    return np.ascontiguousarray(x, np.float32)
+
+
+def sample_batch(contract: ModelContract, run: Path | None, limit: int = BATCH
+                 ) -> tuple[np.ndarray, str]:
+    """A batch of real face crops in the model's input form, and where they came from."""
+    crops, _ = run_crops(run, contract.input.size, limit)
+    source = "run validation crops"
+    if not crops:
+        crops, source = _astronaut_crops(contract, limit), "astronaut photo crops"
+    return preprocess(crops, contract), source
 
 
 def parity(model: Any, onnx_model: Any, batch: np.ndarray) -> tuple[float, np.ndarray]:
@@ -256,20 +313,39 @@ def parity(model: Any, onnx_model: Any, batch: np.ndarray) -> tuple[float, np.nd
 
 def export(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
            contract_path: str | os.PathLike[str] | None = None, opset: int = DEFAULT_OPSET,
-           tolerance: float = TOLERANCE,
+           tolerance: float = TOLERANCE, fp16: bool = False,
+           int8: str | os.PathLike[str] | None = None, notebook: bool | None = None,
+           fake_index: int = 1, max_auc_change: float | None = None,
+           max_prob_diff: float | None = None,
            tamper: Callable[[Any], None] | None = None) -> ExportResult:
     """Convert, verify, embed the contract and write `out`; nothing is left behind on failure.
 
+    `fp16` / `int8` (calibration crops: a folder of crop images or a run) write a reduced-precision
+    model instead, after the fp32 graph passed the parity check and only when it keeps the accuracy
+    (see quantize.py). `notebook` (None: auto for a .h5 file without a contract that ends in a
+    2-unit softmax) makes the contract of an original-notebook model, fake class `fake_index`.
     `tamper` (tests only) edits the converted graph before verification.
     """
+    from . import quantize
     from .metadata import save_with_contract
 
+    if fp16 and int8 is not None:
+        raise UserError("--fp16 and --int8 exclude each other")
     start = time.perf_counter()
-    model_path, run, contract = resolve_source(source, contract_path)
+    model_path, run, contract = resolve_source(
+        source, contract_path, allow_missing=bool(notebook) or (
+            notebook is None and Path(source).suffix == ".h5"))
+    model = load_keras(model_path)
+    made = False
+    if contract is None:
+        if not is_two_way_softmax(model):
+            what = "--notebook needs" if notebook else "a .h5 file without --contract must be"
+            raise UserError(f"{model_path}: {what} a model with a 2-unit softmax output (the "
+                            "original notebooks' head); give the model contract with --contract")
+        contract, made = notebook_contract(model, model_path, fake_index), True
     if contract.input.layout != "NHWC" or contract.input.dtype != "float32":
         raise UserError(f"{model_path}: the exporter makes NHWC float32 inputs, the contract "
                         f"says {contract.input.layout} {contract.input.dtype}")
-    model = load_keras(model_path)
     size = contract.input.size
     shape = tuple(model.inputs[0].shape) if getattr(model, "inputs", None) else None
     if shape is not None and tuple(shape[1:]) != (size, size, 3):
@@ -283,6 +359,24 @@ def export(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
     if not diff <= tolerance:  # also refuses NaN
         raise ParityError(f"ONNX output differs from Keras by max |diff| {diff:.3g} > "
                           f"{tolerance:g} on {len(batch)} {sample_source}; nothing written")
+    quant = None
+    if fp16 or int8 is not None:
+        limits = {k: v for k, v in (("max_auc_change", max_auc_change),
+                                    ("max_prob_diff", max_prob_diff)) if v is not None}
+        crops, labels = run_crops(run, size, EVAL_LIMIT)
+        x_eval = preprocess(crops, contract) if crops else batch
+        y_eval = labels if crops and min(labels) >= 0 else None
+        if fp16:
+            reduced = quantize.to_fp16(onnx_model)
+            quant = quantize.check("fp16", model, reduced, contract, x_eval, y_eval, **limits)
+        else:
+            assert int8 is not None
+            calib, _ = quantize.calibration_crops(int8, size)
+            reduced = quantize.to_int8(onnx_model, preprocess(calib, contract))
+            quant = quantize.check("int8", model, reduced, contract, x_eval, y_eval, **limits)
+            quant = dataclasses.replace(
+                quant, speed_ratio=quantize.speed_ratio(onnx_model, reduced, size))
+        onnx_model = reduced
     dest = Path(out)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:
@@ -292,7 +386,7 @@ def export(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
         tmp.unlink(missing_ok=True)
     return ExportResult(dest, diff, len(batch), sample_source,
                         (float(want.min()), float(want.max())),
-                        time.perf_counter() - start, opset)
+                        time.perf_counter() - start, opset, quant, made)
 
 
 # -- inspect ---------------------------------------------------------------------------------

@@ -183,3 +183,148 @@ def test_parity_uses_the_runs_validation_crops(run_dir: Path, tmp_path: Path,
     result = export(run, tmp_path / "v.onnx")
     assert result.sample_source == "run validation crops" and result.samples == 3
     assert result.max_diff <= 1e-4
+
+
+# -- reduced precision (--fp16 / --int8) and notebook .h5 models ------------------------------
+
+
+@pytest.fixture(scope="module")
+def labelled_run(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny run with an extract of 16 real face crops, all in train; in val the 5 the model
+    scores lowest labelled real and the 5 highest fake (AUC 1, a margin like a trained model's:
+    the untrained model's scores on one face are ~1e-4 apart, so labels at random would make
+    a 10-crop AUC flip on int8 noise)."""
+    import cv2
+
+    from deepfake_monitor.export.keras_export import _astronaut_crops as crops_of
+
+    root = tmp_path_factory.mktemp("labelled")
+    faces = root / "faces"
+    (faces / "crops").mkdir(parents=True)
+    rows = ["crop_path,label,split,video_id,track,t"]
+    crops = crops_of(_contract(), 16)
+    p = _keras_p_fake(run_dir / "best.keras", np.stack(crops))
+    rank = np.argsort(np.argsort(p))
+    for i, crop in enumerate(crops):
+        cv2.imwrite(str(faces / "crops" / f"{i}.png"), crop)
+        label = "fake" if rank[i] >= 11 else "real"
+        rows.append(f"crops/{i}.png,{label},train,v{i},0,0.0")
+        if rank[i] < 5 or rank[i] >= 11:
+            rows.append(f"crops/{i}.png,{label},val,v{i},0,0.0")
+    (faces / "manifest.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run = root / "run"
+    shutil.copytree(run_dir, run)
+    (run / "config.json").write_text(json.dumps({"faces": str(faces)}), encoding="utf-8")
+    return run
+
+
+def _float_types(path: Path) -> set[int]:
+    return {t.data_type for t in onnx.load(str(path)).graph.initializer}
+
+
+def _keras_p_fake(model_path: Path, crops_bgr: np.ndarray) -> np.ndarray:
+    model = keras.saving.load_model(model_path, compile=False)
+    logits = np.asarray(model(crops_bgr[..., ::-1].astype(np.float32))).reshape(-1)
+    return 1 / (1 + np.exp(-logits))
+
+
+def test_fp16_export_keeps_float32_io_and_the_scores(
+        run_dir: Path, tmp_path: Path, astronaut_bgr: np.ndarray,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "fp16.onnx"
+    assert main(["export", str(run_dir), "--out", str(out), "--fp16"]) == 0
+    err = capsys.readouterr().err
+    assert "fp16: max |output diff| vs Keras" in err and "AUC change n/a" in err
+    prob_diff = float(err.split("max |P(fake) diff| ")[1].split(";")[0])
+    assert prob_diff <= 0.01
+    assert onnx.TensorProto.FLOAT16 in _float_types(out)
+    assert main(["inspect", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["inputs"][0]["type"] == "float32" and info["outputs"][0]["type"] == "float32"
+    crops = _astronaut_crops(astronaut_bgr)
+    probs = DeepfakeClassifier(out).predict(crops)
+    np.testing.assert_allclose(probs, _keras_p_fake(run_dir / "best.keras", crops), atol=0.01)
+
+
+def test_fp16_on_labelled_crops_checks_the_auc(labelled_run: Path, tmp_path: Path) -> None:
+    from deepfake_monitor.export.keras_export import export
+
+    r = export(labelled_run, tmp_path / "fp16.onnx", fp16=True)
+    assert r.quant.samples == 10 and r.quant.auc_fp32 is not None
+    assert abs(r.quant.auc_change) <= 0.005 and r.quant.max_prob_diff <= 0.01
+
+
+def test_int8_export_calibrated_on_the_run(labelled_run: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "int8.onnx"
+    assert main(["export", str(labelled_run), "--out", str(out), "--int8",
+                 str(labelled_run)]) == 0
+    err = capsys.readouterr().err
+    assert "int8:" in err and "AUC" in err and "speed int8/fp32" in err
+    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert DeepfakeClassifier(out).size == SIZE
+
+
+def test_int8_from_a_crop_folder_and_refusal(run_dir: Path, labelled_run: Path,
+                                             tmp_path: Path) -> None:
+    from deepfake_monitor.export.keras_export import export
+    from deepfake_monitor.export.quantize import AccuracyError
+
+    crops = next(labelled_run.parent.parent.glob("*/faces/crops"))
+    out = tmp_path / "out" / "int8.onnx"
+    out.parent.mkdir()
+    with pytest.raises(AccuracyError, match="nothing written"):
+        export(run_dir, out, int8=crops, max_prob_diff=1e-9)
+    assert list(out.parent.iterdir()) == []
+    r = export(run_dir, out, int8=crops)  # astronaut crops, no labels: the P(fake) rule
+    assert r.quant.auc is None and r.quant.max_prob_diff <= 0.01
+    assert r.quant.speed_ratio > 0
+
+
+def _notebook_model(path: Path) -> keras.Model:
+    keras.utils.set_random_seed(2)
+    model = keras.Sequential([
+        keras.Input((128, 128, 3)),
+        keras.layers.Conv2D(8, 3, strides=4, activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(16, 3, strides=2, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(2, activation="softmax"),
+    ])
+    model.save(path)
+    return model
+
+
+@pytest.mark.parametrize("flags", [["--notebook"], [], ["--fake-index", "0"]])
+def test_notebook_h5_model_runs_in_the_classifier(
+        flags: list[str], tmp_path: Path, astronaut_bgr: np.ndarray,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    model = _notebook_model(tmp_path / "m.h5")
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(tmp_path / "m.h5"), "--out", str(out), *flags]) == 0
+    assert "notebook model" in capsys.readouterr().err
+    fake = 0 if "0" in flags else 1
+    clf = DeepfakeClassifier(out)
+    c = clf.contract
+    assert (c.input.size, c.input.color, c.input.scale, c.input.mean, c.input.std) == (
+        128, "RGB", 1 / 255, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    assert (c.crop.margin, c.crop.align) == (0.0, False)
+    assert (c.output.activation, c.output.fake_index) == ("softmax", fake)
+    faces = FaceDetector().detect(astronaut_bgr)
+    crops = np.concatenate([
+        crop_faces(astronaut_bgr, faces[:1], size=128, margin=m, align=False) for m in (0, 1)])
+    crops = np.concatenate([crops, crops[:, ::-1]])  # + upside down
+    want = np.asarray(model(crops[..., ::-1].astype(np.float32) / 255.0))[:, fake]
+    assert np.ptp(want) > 1e-3
+    np.testing.assert_allclose(clf.predict(crops), want, atol=1e-4)
+
+
+def test_h5_without_softmax_head_needs_a_contract(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    model = keras.Sequential([keras.Input((64, 64, 3)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1)])
+    model.save(tmp_path / "s.h5")
+    assert main(["export", str(tmp_path / "s.h5"), "--out", str(tmp_path / "s.onnx")]) == 2
+    assert "--contract" in capsys.readouterr().err
+    assert not (tmp_path / "s.onnx").exists()
