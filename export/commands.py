@@ -10,14 +10,7 @@ import os
 import sys
 from typing import Any
 
-from deepfake_monitor.realtime.argtypes import positive, ranged
-
-PROG = "deepfake-monitor"
-
-
-def _add_verbose(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-v", "--verbose", action="count", default=0,
-                   help="more log output (-vv: debug)")
+from deepfake_monitor.realtime.argtypes import PROG, add_verbose, positive, ranged
 
 
 def register_export(subparsers: Any) -> None:
@@ -63,7 +56,7 @@ def register_export(subparsers: Any) -> None:
                         "class order [real, fake]; use 0 for a model trained with Keras "
                         "flow_from_directory on folders fake/ and real/, which sorts them "
                         "alphabetically)")
-    _add_verbose(p)
+    add_verbose(p)
     p.set_defaults(handler=run_export)
 
 
@@ -102,7 +95,7 @@ def register_inspect(subparsers: Any) -> None:
     )
     p.add_argument("model", metavar="MODEL.onnx")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_verbose(p)
+    add_verbose(p)
     p.set_defaults(handler=run_inspect)
 
 

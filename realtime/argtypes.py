@@ -1,9 +1,17 @@
-"""argparse types shared by every command: numbers with their allowed range, checked once."""
+"""argparse pieces shared by every command: the program name, -v, and numbers with their allowed
+range, checked once."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+
+PROG = "deepfake-monitor"
+
+
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output (-vv: debug)")
 
 
 def _number(text: str) -> float:

@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .argtypes import positive, probability, sample_fps
+from .argtypes import PROG, add_verbose, positive, probability, sample_fps
 from .backend import parse_providers
 from .errors import UserError
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
-PROG = "deepfake-monitor"
 
 
 class _MaskingFilter(logging.Filter):
@@ -92,8 +91,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "(short-range, faster, close faces) or an ONNX path (default: %(default)s)")
     g.add_argument("--min-face-score", type=probability, default=0.5, metavar="P",
                    help="face detector confidence needed to analyse a face (default: %(default)s)")
-    p.add_argument("-v", "--verbose", action="count", default=0,
-                   help="more log output (-vv: debug)")
+    add_verbose(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,20 +198,9 @@ def _load_engine(args: argparse.Namespace) -> tuple[Any, Any, float]:
 
 
 def _progress_hook(console: Any) -> tuple[Any, Callable[[str, int | None], Callable[[int], None]]]:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from .progress import counting_progress
 
-    progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("frames"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console, transient=False,
-    )
+    progress = counting_progress(console, "frames")
 
     def hook(label: str, total: int | None) -> Callable[[int], None]:
         task = progress.add_task(_shorten(label, 40), total=total)

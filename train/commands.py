@@ -11,9 +11,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from deepfake_monitor.realtime.argtypes import count, fraction, positive, positive_int, ranged
+from deepfake_monitor.realtime.argtypes import (
+    PROG,
+    add_verbose,
+    count,
+    fraction,
+    positive,
+    positive_int,
+    ranged,
+)
 
-PROG = "deepfake-monitor"
 EXIT_OK, EXIT_PARTIAL = 0, 1
 
 _EPILOG = """\
@@ -100,8 +107,7 @@ def register_extract(subparsers: Any) -> None:
                     help="ffpp: folder with train.json, val.json, test.json")
     ds.add_argument("--test-list", metavar="PATH",
                     help="celebdf: the official test list (List_of_testing_videos.txt)")
-    p.add_argument("-v", "--verbose", action="count", default=0,
-                   help="more log output (-vv: debug)")
+    add_verbose(p)
     p.set_defaults(handler=run_extract)
 
 
@@ -123,16 +129,9 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
 
 def run_extract(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     from deepfake_monitor.realtime.errors import UserError
+    from deepfake_monitor.realtime.progress import counting_progress
 
     from .extract import CropSettings, ExtractConfig, Extractor, crop_settings_from_model
     from .layouts import VideoEntry, parse_layout
@@ -169,9 +168,7 @@ def run_extract(args: argparse.Namespace) -> int:
         f"{side} {c['real']} real / {c['fake']} fake"
         for side, c in sorted(counts.items(), key=lambda kv: _SIDE_ORDER.get(kv[0], 9)))
         + f"; {len(entries) - len(todo)} already extracted", markup=False, highlight=False)
-    progress = Progress(TextColumn("extract"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("videos"), TimeElapsedColumn(), TimeRemainingColumn(),
-                        console=err)
+    progress = counting_progress(err, "videos", "extract")
     task = progress.add_task("extract", total=len(todo))
 
     def on_video(entry: VideoEntry, result: Any) -> None:

@@ -13,16 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from deepfake_monitor.realtime.argtypes import fraction, positive, positive_int
-
-PROG = "deepfake-monitor"
+from deepfake_monitor.realtime.argtypes import PROG, add_verbose, fraction, positive, positive_int
 
 _BACKBONES = ("inception_resnet_v2", "resnet50", "xception", "efficientnet_b0", "mobilenet_v3")
-
-
-def _add_verbose(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-v", "--verbose", action="count", default=0,
-                   help="more log output (-vv: debug)")
 
 
 def _kinds(text: str) -> tuple[str, ...]:
@@ -75,7 +68,7 @@ def register_synthesize(subparsers: Any) -> None:
     p.add_argument("--detector", default="full", metavar="short|full|PATH")
     p.add_argument("--min-face-score", type=fraction, default=0.5, metavar="P")
     p.add_argument("--seed", type=int, default=0)
-    _add_verbose(p)
+    add_verbose(p)
     p.set_defaults(handler=run_synthesize)
 
 
@@ -146,7 +139,7 @@ def register_train(subparsers: Any) -> None:
                    help="float16 compute (default: on a GPU only)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no per-step progress bar")
-    _add_verbose(p)
+    add_verbose(p)
     p.set_defaults(handler=run_train)
 
 
@@ -185,7 +178,7 @@ def register_evaluate(subparsers: Any) -> None:
     p.add_argument("--split", choices=("train", "val", "test"), default="test")
     p.add_argument("--no-calibrate", dest="calibrate", action="store_false",
                    help="keep the contract's temperature")
-    _add_verbose(p)
+    add_verbose(p)
     p.set_defaults(handler=run_evaluate)
 
 
