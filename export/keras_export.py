@@ -153,7 +153,7 @@ def notebook_contract(model: Any, path: Path, fake_index: int = 1) -> ModelContr
 def load_keras(path: Path) -> Any:
     import keras
 
-    import deepfake_monitor.train.training  # noqa: F401  (registers BackbonePreprocess)
+    import deepfake_monitor.export.keras_layers  # noqa: F401  (registers BackbonePreprocess)
 
     try:
         return keras.saving.load_model(path, compile=False)

@@ -143,3 +143,23 @@ def test_mask_kinds_cover_the_face_centre(astronaut_bgr: np.ndarray,
         mask = sbi.base_mask(astronaut_bgr.shape, face, None, kind)
         assert mask[nose[1], nose[0]] == 1.0, kind
         assert 0.1 < mask.sum() / (face.width * face.height) < 1.5, kind
+
+
+def test_strong_blend_preset_alters_faces_more_than_the_papers(astronaut_bgr: np.ndarray,
+                                                               detector: FaceDetector) -> None:
+    """`synthesize --blend strong` (the default model's fakes) moves the face's colours further
+    from the original than the SBI paper's ranges, over the same random draws."""
+    face = _face(detector, astronaut_bgr)
+
+    def mean_change(preset: str) -> float:
+        changes = []
+        for seed in range(12):
+            r = sbi.self_blend(astronaut_bgr, face, np.random.default_rng(seed),
+                               sbi.BLEND_PRESETS[preset])
+            diff = np.abs(r.image.astype(np.float32) - astronaut_bgr.astype(np.float32))
+            changes.append(float(diff[r.mask > 0].mean()))
+        return float(np.mean(changes))
+
+    paper, strong = mean_change("paper"), mean_change("strong")
+    print(f"mean change inside the mask: paper {paper:.1f}, strong {strong:.1f}")
+    assert strong > 1.3 * paper, (paper, strong)

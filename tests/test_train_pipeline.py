@@ -188,3 +188,38 @@ def test_metrics_are_computed_from_the_model(pipeline: dict[str, Path]) -> None:
     assert video["count"] == len({p["video_id"] for p in preds})
     assert set(m["per_method"]) == {"sbi", "swap"}
     assert 0.05 <= m["temperature"] <= 20.0
+
+
+def test_fpr_threshold_leaves_the_asked_share_of_reals_above() -> None:
+    from deepfake_monitor.train.evaluate import fpr_threshold
+
+    probs = np.random.default_rng(3).uniform(0, 1, 1000)
+    for fpr in (0.01, 0.1, 0.25):
+        t = fpr_threshold(probs, fpr)
+        assert np.mean(probs >= t) == pytest.approx(fpr, abs=0.002)
+    assert fpr_threshold(probs, 0.0) == probs.max()
+
+
+def test_compact_backbone_trains_and_evaluate_sets_a_false_alarm_threshold(
+        pipeline: dict[str, Path]) -> None:
+    """The default model's recipe: `train --backbone compact`, then `evaluate --threshold-fpr`
+    puts the threshold where that share of validation real crops scores above it."""
+    run = pipeline["run"].parent / "compact"
+    code, log = _cli("train", str(pipeline["faces"]), "--out", str(run), "--backbone", "compact",
+                     "--weights", "none", "--epochs", "1", "--steps-per-epoch", "4",
+                     "--batch-size", "16", "--quiet")
+    assert code == 0, log
+    code, log = _cli("train", str(pipeline["faces"]), "--out", str(run / "x"), "--backbone",
+                     "compact", "--weights", "imagenet")
+    assert code == 2 and "no ImageNet weights" in log
+    code, log = _cli("evaluate", str(run), str(pipeline["faces"]), "--split", "val",
+                     "--threshold-fpr", "0.25")
+    assert code == 0, log
+    contract = ModelContract.from_json((run / "contract.json").read_text(), source="contract")
+    with (run / "predictions_val.csv").open(newline="") as fh:
+        reals = [float(r["p_fake"]) for r in csv.DictReader(fh) if r["label"] == "real"]
+    share = np.mean(np.array(reals) >= contract.threshold - 1e-5)
+    assert 0.25 <= share <= 0.25 + 1.0 / len(reals) + 1e-9
+    metrics = json.loads((run / "metrics.json").read_text())["val"]
+    assert metrics["frame"]["threshold"] == pytest.approx(contract.threshold)
+    assert "validation real crops" in metrics["threshold_from"]

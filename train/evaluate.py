@@ -181,10 +181,21 @@ def _score_split(model: Any, faces: Path, split: str, size: int) -> list[Scored]
             for s, z in zip(samples, logits)]
 
 
+def fpr_threshold(real_probs: np.ndarray, fpr: float) -> float:
+    """The P(fake) threshold that a share `fpr` of these real faces reach or exceed."""
+    p = np.sort(np.asarray(real_probs, np.float64))
+    if len(p) == 0:
+        raise ValueError("no real faces to set a threshold on")
+    k = min(len(p) - 1, max(0, math.ceil(len(p) * (1.0 - fpr))))
+    return float(p[k])
+
+
 def evaluate_run(run: Path, faces: Path | None = None, split: str = "test",
-                 fit_calibration: bool = True) -> dict[str, Any]:
-    """Score a split with the run's best model; write metrics, predictions, ROC PNG and the
-    fitted temperature into the run; return the split's metrics."""
+                 fit_calibration: bool = True, threshold_fpr: float | None = None
+                 ) -> dict[str, Any]:
+    """Score a split with the run's best model; write metrics, predictions, ROC PNG, the
+    fitted temperature and (with `threshold_fpr`) the threshold into the run; return the
+    split's metrics."""
     from .training import CONFIG_NAME, load_model, read_contract, write_contract
 
     run = Path(run)
@@ -200,14 +211,23 @@ def evaluate_run(run: Path, faces: Path | None = None, split: str = "test",
     if not scored:
         raise UserError(f"{faces}: the manifest has no {split} crops")
     temperature, fitted_on = contract.temperature, None
-    if fit_calibration:
+    threshold, threshold_from = contract.threshold, None
+    val = None
+    if fit_calibration or threshold_fpr is not None:
         val = scored if split == "val" else _score_split(model, faces, "val", size)
-        if val and len({s.label for s in val}) == 2:
-            temperature = fit_temperature(np.array([s.logit for s in val]),
-                                          np.array([s.label for s in val]))
-            fitted_on = f"val ({len(val)} crops)"
-    result = report(scored, temperature, contract.threshold)
-    result.update(split=split, faces=str(faces), calibration_fitted_on=fitted_on)
+    if fit_calibration and val and len({s.label for s in val}) == 2:
+        temperature = fit_temperature(np.array([s.logit for s in val]),
+                                      np.array([s.label for s in val]))
+        fitted_on = f"val ({len(val)} crops)"
+    if threshold_fpr is not None:
+        real_val = np.array([s.logit for s in val or [] if s.label == 0])
+        if not len(real_val):
+            raise UserError(f"{faces}: no real validation crops to set the threshold on")
+        threshold = fpr_threshold(sigmoid(real_val / temperature), threshold_fpr)
+        threshold_from = f"{threshold_fpr:g} of {len(real_val)} validation real crops above it"
+    result = report(scored, temperature, threshold)
+    result.update(split=split, faces=str(faces), calibration_fitted_on=fitted_on,
+                  threshold_from=threshold_from)
 
     probs = sigmoid(np.array([s.logit for s in scored]) / temperature)
     with (run / f"predictions_{split}.csv").open("w", newline="", encoding="utf-8") as fh:
@@ -230,6 +250,6 @@ def evaluate_run(run: Path, faces: Path | None = None, split: str = "test",
     card_metrics = {**contract.card.metrics, split: {
         "frame_auc": result["frame"].get("auc"), "video_auc": result["video"].get("auc"),
         "frame_eer": result["frame"].get("eer"), "videos": len(ids)}}
-    write_contract(run, replace(contract, temperature=temperature,
+    write_contract(run, replace(contract, temperature=temperature, threshold=threshold,
                                 card=replace(contract.card, metrics=card_metrics)))
     return result

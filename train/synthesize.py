@@ -34,7 +34,7 @@ from deepfake_monitor.realtime.errors import UserError
 from deepfake_monitor.realtime.scan import VIDEO_EXTENSIONS
 
 from .layouts import IMAGE_EXTENSIONS
-from .sbi import face_patch, face_swap, self_blend
+from .sbi import BLEND_PRESETS, face_patch, face_swap, self_blend
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,16 @@ class SynthesizeConfig:
     min_face_score: float = 0.5
     seed: int = 0
     fourcc: str = "mp4v"
+    blend: str = "paper"  # a sbi.BLEND_PRESETS name: how strong the alterations are
 
     def __post_init__(self) -> None:
         bad = [k for k in self.kinds if k not in KINDS]
         if bad or not self.kinds:
             raise UserError(f"unknown fake kind(s) {', '.join(bad) or '(none)'}; "
                             f"choose from {', '.join(KINDS)}")
+        if self.blend not in BLEND_PRESETS:
+            raise UserError(f"unknown blend strength {self.blend!r}; choose from "
+                            f"{', '.join(BLEND_PRESETS)}")
 
 
 @dataclass(frozen=True)
@@ -233,14 +237,15 @@ class Synthesizer:
     def _fake_frames(self, kind: str, frames: Sequence[np.ndarray],
                      faces: Sequence[FaceDetection], seed: tuple[int, ...], donor: str | None,
                      donors: dict[str, tuple[np.ndarray, FaceDetection]]) -> Iterator[np.ndarray]:
+        blend = BLEND_PRESETS[self.config.blend]
         for frame, face in zip(frames, faces):
             rng = np.random.default_rng(seed)  # same draw every frame: a stable fake
             if kind == "sbi":
-                yield self_blend(frame, face, rng).image
+                yield self_blend(frame, face, rng, blend).image
             else:
                 assert donor is not None
                 patch, donor_face = donors[donor]
-                yield face_swap(frame, face, patch, donor_face, rng).image
+                yield face_swap(frame, face, patch, donor_face, rng, blend).image
 
 
 def synthesize(real_root: Path, out: Path, config: SynthesizeConfig,

@@ -15,7 +15,8 @@ from typing import Any
 
 from deepfake_monitor.realtime.argtypes import PROG, add_verbose, fraction, positive, positive_int
 
-_BACKBONES = ("inception_resnet_v2", "resnet50", "xception", "efficientnet_b0", "mobilenet_v3")
+_BACKBONES = ("inception_resnet_v2", "resnet50", "xception", "efficientnet_b0", "mobilenet_v3",
+              "compact")
 
 
 def _kinds(text: str) -> tuple[str, ...]:
@@ -65,6 +66,10 @@ def register_synthesize(subparsers: Any) -> None:
                    help="fakes of each kind per real video (default: %(default)s)")
     p.add_argument("--max-frames", type=int, default=0, metavar="N",
                    help="frames per video, spread evenly; 0 for all (default: %(default)s)")
+    p.add_argument("--blend", choices=("paper", "strong"), default="paper",
+                   help="alteration strength: the SBI paper's ranges, or wider colour changes "
+                        "and no faint blends, which small models trained from scratch learn "
+                        "(default: %(default)s)")
     p.add_argument("--detector", default="full", metavar="short|full|PATH")
     p.add_argument("--min-face-score", type=fraction, default=0.5, metavar="P")
     p.add_argument("--seed", type=int, default=0)
@@ -85,7 +90,8 @@ def run_synthesize(args: argparse.Namespace) -> int:
         raise UserError(f"{out}: already holds a dataset (real/ or fake/); use another --out")
     config = SynthesizeConfig(kinds=args.kinds, per_video=args.per_video,
                               max_frames=max(args.max_frames, 0), detector=args.detector,
-                              min_face_score=args.min_face_score, seed=args.seed)
+                              min_face_score=args.min_face_score, seed=args.seed,
+                              blend=args.blend)
     reals = find_reals(Path(args.root))
     err = Console(stderr=True)
     progress = Progress(TextColumn("synthesize"), BarColumn(), MofNCompleteColumn(),
@@ -178,6 +184,10 @@ def register_evaluate(subparsers: Any) -> None:
     p.add_argument("--split", choices=("train", "val", "test"), default="test")
     p.add_argument("--no-calibrate", dest="calibrate", action="store_false",
                    help="keep the contract's temperature")
+    p.add_argument("--threshold-fpr", type=fraction, metavar="F",
+                   help="set the contract's threshold where a share F of the validation real "
+                        "faces score above it (a false-alarm budget, e.g. 0.05); default: keep "
+                        "the threshold")
     add_verbose(p)
     p.set_defaults(handler=run_evaluate)
 
@@ -191,7 +201,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_run
 
     r = evaluate_run(Path(args.run), Path(args.faces) if args.faces else None, args.split,
-                     fit_calibration=args.calibrate)
+                     fit_calibration=args.calibrate, threshold_fpr=args.threshold_fpr)
     f, v = r["frame"], r["video"]
     c = f["confusion"]
     print(f"{args.split}: {f['count']} crops, {v['count']} videos; temperature "
@@ -206,5 +216,5 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"  {method}: frame AUC {_fmt(m['frame'].get('auc'))}  video AUC "
               f"{_fmt(m['video'].get('auc'))}  fake recall {_fmt(m['frame'].get('fake_recall'))}")
     print(f"  written: {args.run}/metrics.json, {r['roc_png']}, predictions_{args.split}.csv, "
-          "contract.json (temperature)")
+          "contract.json (temperature" + (", threshold" if r.get("threshold_from") else "") + ")")
     return 0

@@ -1,6 +1,6 @@
 """The bundled sample clip: a real face, untouched for the first half, manipulated in the second.
 
-    python -m deepfake_monitor.export.make_sample_clip --out assets/samples/astronaut_sbi.mp4
+    python -m deepfake_monitor.train.make_sample_clip --out assets/samples/astronaut_sbi.mp4
 
 Why this clip: the README's main command (`deepfake-monitor scan assets/samples/...`) needs a
 video that ships with the project and whose licence allows that. `skimage.data.astronaut()`
@@ -30,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deepfake_monitor.train.sbi import SBIConfig, self_blend
+from .sbi import SBIConfig, self_blend
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +149,42 @@ def make_clip(out: Path = DEFAULT_OUT, *, seconds: float = 10.0, fps: float = 25
     return out
 
 
+def sample_half_scores(model: str | Path | None, clip: Path = DEFAULT_OUT, step: int = 5
+                       ) -> tuple[list[float], list[float]]:
+    """P(fake) of the largest face in every `step`-th frame of a clip made by `make_clip`,
+    split into its untouched first half and its manipulated second half (model None: the
+    bundled default). The check that a model sees the sample's manipulation."""
+    from deepfake_monitor.realtime.classifier import DeepfakeClassifier
+    from deepfake_monitor.realtime.crop import crop_faces
+    from deepfake_monitor.realtime.detector import FaceDetector
+
+    classifier = DeepfakeClassifier(model, providers=("cpu",))
+    detector = FaceDetector("full")
+    spec = classifier.contract.crop
+    cap = cv2.VideoCapture(str(clip))
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    first: list[float] = []
+    second: list[float] = []
+    index = 0
+    try:
+        while cap.grab():
+            if index % step == 0:
+                ok, frame = cap.retrieve()
+                faces = detector.detect(frame) if ok else []
+                if faces:
+                    face = max(faces, key=lambda f: f.width * f.height)
+                    crop = crop_faces(frame, [face], size=classifier.size, margin=spec.margin,
+                                      align=spec.align)
+                    p = float(classifier.predict(crop)[0])
+                    (first if index < total // 2 else second).append(p)
+            index += 1
+    finally:
+        cap.release()
+    return first, second
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deepfake_monitor.export.make_sample_clip",
+    parser = argparse.ArgumentParser(prog="python -m deepfake_monitor.train.make_sample_clip",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--seconds", type=float, default=10.0)
