@@ -188,11 +188,12 @@ def _add_plugin_commands(sub: Any) -> None:
 
 def _load_engine(args: argparse.Namespace) -> tuple[Any, Any, float]:
     from .classifier import DeepfakeClassifier, InferenceService
-    from .detector import FaceDetector
+    from .detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
 
     providers = parse_providers(args.providers)
     classifier = DeepfakeClassifier(args.model, providers=providers)
-    detector = FaceDetector(args.detector, providers=providers, min_score=args.min_face_score)
+    detector = FaceDetector(args.detector, providers=providers, min_score=args.min_face_score,
+                            intra_op_threads=PIPELINE_INTRA_OP_THREADS)
     threshold = args.threshold if args.threshold is not None else classifier.contract.threshold
     return detector, InferenceService(classifier).start(), threshold
 

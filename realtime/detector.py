@@ -35,6 +35,13 @@ BUNDLED_MODELS: dict[str, str] = {
 
 DEFAULT_MODEL = "full"
 
+# Intra-op threads of the detector's session inside the analysis pipelines (scan, watch, app).
+# Every stream's detect thread calls the detector itself, beside decoding and the classifier,
+# so the parallelism comes from the pipeline; a 4 ms model split over a thread pool mostly
+# pays for waking the pool (~20 % more CPU per frame on 2 cores, measured by `bench`), and
+# streams calling one session at once would contend for that one pool.
+PIPELINE_INTRA_OP_THREADS = 1
+
 # SSD anchor layout per model input size, as MediaPipe's SsdAnchorsCalculator derives it from
 # the options in face_detection_{short,full}_range_common.pbtxt: a (stride, anchors per cell)
 # pair per feature map. Short range: strides [8, 16, 16, 16] with interpolated aspect ratio 1.0,

@@ -198,6 +198,14 @@ def split_stream_options(url: str) -> tuple[str, dict[str, str]]:
 # Backends: each opens synchronously (raising SourceError) and then offers grab()/retrieve().
 
 
+def keeps_frame(index: int, fps: float, sample_fps: float | None) -> bool:
+    """Even sampling by frame number: keep frame i when floor(i * sample / fps) advances."""
+    if sample_fps is None or fps <= 0 or sample_fps >= fps:
+        return True
+    ratio = sample_fps / fps
+    return index == 0 or math.floor(index * ratio) > math.floor((index - 1) * ratio)
+
+
 class _Capture(Protocol):
     fps: float
     frame_count: int | None
@@ -887,11 +895,7 @@ class VideoSource:
             self._buffer.close()
 
     def _keep(self, index: int) -> bool:
-        """Even sampling by frame number: keep frame i when floor(i * sample / fps) advances."""
-        if self.sample_fps is None or self.fps <= 0 or self.sample_fps >= self.fps:
-            return True
-        ratio = self.sample_fps / self.fps
-        return index == 0 or math.floor(index * ratio) > math.floor((index - 1) * ratio)
+        return keeps_frame(index, self.fps, self.sample_fps)
 
     def _frame_time(self, capture: _Capture, index: int) -> float:
         pos = capture.position_s()

@@ -57,6 +57,42 @@ def test_file_results_arrive_in_order_with_every_frame(engine, tmp_path: Path,
     assert not _pipeline_threads()
 
 
+def test_file_frames_detected_in_batches_keep_order_and_boxes(
+        engine, tmp_path: Path, astronaut_bgr: np.ndarray) -> None:
+    """detect_batch > 1: frames already waiting share one detector call, and every frame still
+    gets its own faces, in order, the same as detected one at a time."""
+    detector, service = engine
+    clip = write_clip(tmp_path / "c.mp4", astronaut_frames(astronaut_bgr, n=40))
+    sizes: list[int] = []
+    real_detect_batch = detector.detect_batch
+
+    def counting(frames):  # type: ignore[no-untyped-def]
+        sizes.append(len(frames))
+        return real_detect_batch(frames)
+
+    boxes = {}
+    for batch in (1, 4):
+        sizes.clear()
+        results: list[FrameResult] = []
+        detector.detect_batch = counting
+        try:
+            source = VideoSource(parse_source(str(clip)))
+            source.start()
+            time.sleep(0.5)  # let frames queue up, as they do behind a busy detector
+            analyzer = StreamAnalyzer(source, detector, service,
+                                      AnalysisConfig(threshold=0.5, detect_batch=batch),
+                                      on_result=results.append)
+            analyzer.start()
+            assert analyzer.wait(timeout=60)
+        finally:
+            del detector.detect_batch
+        assert analyzer.error is None
+        assert [r.index for r in results] == list(range(40))
+        assert max(sizes) == batch and sum(sizes) == 40
+        boxes[batch] = [r.faces[0].box for r in results]
+    assert np.allclose(boxes[1], boxes[4], atol=0.5)
+
+
 def test_threshold_change_reaches_alerts_and_colours(engine, tmp_path: Path,
                                                      astronaut_bgr: np.ndarray) -> None:
     detector, service = engine

@@ -37,7 +37,7 @@ from PyQt6.QtCore import QObject, pyqtBoundSignal, pyqtSignal
 
 from ..classifier import DeepfakeClassifier, InferenceService
 from ..contract import ModelContract
-from ..detector import FaceDetector
+from ..detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
 from ..errors import SourceError, UserError
 from ..overlays import (
     DEFAULT_ANNOTATORS,
@@ -175,8 +175,10 @@ class Engine(QObject):
         try:
             with self._lock:  # one load at a time; the detector is loaded once
                 if self._detector is None:
-                    self._detector = FaceDetector(self.detector_name, providers=self.providers,
-                                                  min_score=self.min_face_score)
+                    self._detector = FaceDetector(
+                        self.detector_name, providers=self.providers,
+                        min_score=self.min_face_score,
+                        intra_op_threads=PIPELINE_INTRA_OP_THREADS)
                 detector = self._detector
                 classifier = DeepfakeClassifier(model or None, providers=self.providers)
                 service = InferenceService(classifier).start()
@@ -301,6 +303,11 @@ class AnalysisFeed:
     @property
     def name(self) -> str:
         return self._source.name
+
+    @property
+    def live(self) -> bool:
+        """A newest-frame slot: the analyzer takes one frame at a time, never a batch."""
+        return True
 
     @property
     def ended(self) -> bool:
