@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .argtypes import PROG, add_verbose, positive, probability, sample_fps
+from .argtypes import PROG, add_verbose, positive, positive_int, probability, sample_fps
 from .backend import parse_providers
 from .errors import UserError
 
@@ -161,8 +161,64 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--settings", metavar="PATH.ini",
                      help="keep the app's settings in this file instead of the user's own")
     _add_common(app)
+    _add_bench(sub)
     _add_plugin_commands(sub)
     return parser
+
+
+BENCH_HELP = """\
+Measures, on this machine, in one run:
+  1 classifier  faces/s of the ONNX classifier alone at batch 1, 8 and 32: the ceiling.
+  2 detector    frames/s of the face detector alone on 480p, 720p and 1080p frames
+                (batch 1 and 4).
+  3 decode      frames/s decoding VIDEO: read() of every frame, and grab() only.
+  4 scan        the real 'scan' command as a subprocess on VIDEO, start-up included:
+                frames/s, faces/s, and the whole-process efficiency = (decode every
+                frame + detector on every analysed frame + classifier on every face,
+                each timed alone at its best batch) / scan's wall time.
+  5 naive       the original notebooks' loop (one thread; read a frame, detect at
+                batch 1, classify each face at batch 1) as a subprocess on the same
+                frames; speedup = naive wall / scan wall, both with start-up.
+  6 live        VIDEO replayed live at its own frame rate through the real analyzer:
+                capture-to-result latency p50/p95 against 2 x (one batch-1 inference
+                + one frame interval), analysed and displayed fps, backlog growth
+                (mean latency of the first vs the last 10 s).
+  7 streams     --streams such live sources at once sharing one detector and one
+                classifier session: faces/s, fps and latency per stream.
+Without VIDEO a 1280x720, 30 fps, H.264 clip of the bundled sample is made in a
+temporary folder. Use an idle machine: other load shows up in every figure."""
+
+
+def _add_bench(sub: Any) -> None:
+    from .bench import PARTS
+
+    bench = sub.add_parser(
+        "bench", help="measure this machine's speed: models, decode, scan, live, streams",
+        description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench.add_argument("video", nargs="?", metavar="VIDEO",
+                       help="clip to measure on (default: a 720p30 clip made from the sample)")
+    bench.add_argument("--json", metavar="PATH",
+                       help="write every figure as JSON here ('-': stdout, table on stderr)")
+    bench.add_argument("--only", metavar="PARTS",
+                       help=f"comma-separated parts to run (default: all of {','.join(PARTS)})")
+    bench.add_argument("--sample-fps", type=sample_fps, default=5.0, metavar="FPS",
+                       help="frames analysed per second of video by scan and the naive loop "
+                            "(default: %(default)s, as scan)")
+    bench.add_argument("--quick", action="store_true",
+                       help="seconds instead of minutes: short clip, live and stream runs "
+                            "(figures are rougher; for checking that the bench runs)")
+    bench.add_argument("--measure-seconds", type=positive, metavar="S",
+                       help="time per classifier/detector figure (default: 2, quick: 0.2)")
+    bench.add_argument("--clip-seconds", type=positive, metavar="S",
+                       help="length of the generated clip (default: 20, quick: 3)")
+    bench.add_argument("--live-seconds", type=positive, metavar="S",
+                       help="length of the live replay (default: 60, quick: 3)")
+    bench.add_argument("--streams", type=positive_int, default=4, metavar="N",
+                       help="simultaneous live sources in part 7 (default: %(default)s)")
+    bench.add_argument("--stream-seconds", type=positive, metavar="S",
+                       help="length of the multi-stream run (default: 30, quick: 3)")
+    _add_common(bench)
 
 
 PLUGIN_GROUP = "deepfake_monitor.commands"
@@ -336,6 +392,38 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if failures else EXIT_OK
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .bench import PARTS, BenchConfig, render, run_bench
+
+    def pick(value: float | None, normal: float, quick: float) -> float:
+        return value if value is not None else (quick if args.quick else normal)
+
+    parts = tuple(p.strip() for p in args.only.split(",") if p.strip()) if args.only else PARTS
+    video = Path(args.video) if args.video else None
+    if video is not None and not video.is_file():
+        raise UserError(f"{video}: no such video file")
+    config = BenchConfig(
+        video=video, model=args.model, detector=args.detector,
+        providers=parse_providers(args.providers), min_face_score=args.min_face_score,
+        threshold=args.threshold, sample_fps=args.sample_fps, parts=parts,
+        measure_s=pick(args.measure_seconds, 2.0, 0.2),
+        clip_s=pick(args.clip_seconds, 20.0, 3.0),
+        live_s=pick(args.live_seconds, 60.0, 3.0), streams=args.streams,
+        streams_s=pick(args.stream_seconds, 30.0, 3.0),
+    )
+    err = Console(stderr=True)
+    result = run_bench(config, on_part=lambda name: err.print(f"[dim]{PROG} bench: {name}…[/]"))
+    if args.json == "-":
+        json.dump(result.to_dict(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    render(result, err if args.json == "-" else Console())
+    return EXIT_OK
+
+
 def cmd_app(args: argparse.Namespace) -> int:
     from .app.main import run_app  # lazily: scan and watch never import Qt
 
@@ -358,7 +446,7 @@ def _restore_signals(previous: dict[int, Any]) -> None:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "scan": cmd_scan, "watch": cmd_watch, "app": cmd_app,
+    "scan": cmd_scan, "watch": cmd_watch, "app": cmd_app, "bench": cmd_bench,
 }
 
 
