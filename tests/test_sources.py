@@ -747,3 +747,103 @@ def test_only_files_played_live_pause_and_seek(astronaut_clip: Path) -> None:
     live = VideoSource(file_spec(astronaut_clip, live=True))
     with pytest.raises(ValueError, match="finite"):
         live.seek(float("nan"))
+
+
+# -- sampled H.264 files: unsampled frames that nothing references are never decoded ----------
+
+
+def _read_all(source: VideoSource) -> list[Frame]:
+    source.start()
+    frames = []
+    while not source.ended:
+        frame = source.read(timeout=2.0)
+        if frame is not None:
+            frames.append(frame)
+    source.stop()
+    return frames
+
+
+def _sampled_both_ways(clip: Path, sample_fps: float,
+                       monkeypatch: pytest.MonkeyPatch) -> tuple[VideoSource, list[Frame],
+                                                                 VideoSource, list[Frame]]:
+    fast = VideoSource(parse_source(str(clip)), sample_fps=sample_fps)
+    fast.open()
+    fast_frames = _read_all(fast)
+    with monkeypatch.context() as m:  # the OpenCV path: every frame decoded
+        m.setattr(sources._SampledH264Capture, "open", classmethod(lambda cls, *a: None))
+        slow = VideoSource(parse_source(str(clip)), sample_fps=sample_fps)
+        slow.open()
+        slow_frames = _read_all(slow)
+    return fast, fast_frames, slow, slow_frames
+
+
+@pytest.fixture(scope="module")
+def bframe_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 s of the bundled sample at 720p30, H.264 with B-frames (x264's defaults)."""
+    from deepfake_monitor.realtime.bench import make_clip
+
+    return make_clip(tmp_path_factory.mktemp("h264") / "bframes.mp4", 2.0)
+
+
+def test_sampled_h264_skips_frames_yet_delivers_the_same_frames(
+        bframe_clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, fast_frames, slow, slow_frames = _sampled_both_ways(bframe_clip, 5.0, monkeypatch)
+    assert [f.index for f in fast_frames] == [f.index for f in slow_frames] == \
+        [0, 6, 12, 18, 24, 30, 36, 42, 48, 54]
+    assert [f.t for f in fast_frames] == pytest.approx([f.t for f in slow_frames], abs=1e-3)
+    for a, b in zip(fast_frames, slow_frames):
+        assert np.array_equal(a.image, b.image)  # pixel for pixel what OpenCV decodes
+    assert fast.state is slow.state is SourceState.ENDED
+    assert fast.events[-1].message == slow.events[-1].message == "end of file after 60 frames"
+    assert fast.error is None
+
+
+def test_sampled_h264_capture_leaves_disposable_frames_undecoded(bframe_clip: Path) -> None:
+    wanted = {0, 15, 30, 45}
+    capture = sources._SampledH264Capture.open(str(bframe_clip), None, wanted.__contains__)
+    assert capture is not None
+    grabbed = []
+    while capture.grab():
+        grabbed.append(capture.index)
+    capture.close()
+    assert wanted <= set(grabbed)
+    assert capture.skipped > 0 and len(grabbed) + capture.skipped == 60
+    assert capture.frames_seen == 60
+    assert grabbed == sorted(grabbed)
+
+
+def test_other_files_and_unsampled_scans_use_opencv(bframe_clip: Path,
+                                                    astronaut_clip: Path) -> None:
+    for clip, sample_fps in ((bframe_clip, None), (bframe_clip, 60.0), (astronaut_clip, 5.0)):
+        source = VideoSource(parse_source(str(clip)), sample_fps=sample_fps)
+        source.open()
+        assert isinstance(source._capture, sources._FileCapture), (clip, sample_fps)
+        source.stop()
+    live = VideoSource(parse_source(str(bframe_clip), live_files=True), sample_fps=5.0)
+    live.open()
+    assert isinstance(live._capture, sources._FileCapture)
+    live.stop()
+
+
+def test_h264_disposable_reads_nal_ref_idc() -> None:
+    def unit(*nals: bytes) -> bytes:
+        return b"".join(len(n).to_bytes(4, "big") + n for n in nals)
+
+    b_slice = bytes([0x01, 0x9A, 0x00])  # nal_ref_idc 0, type 1
+    p_slice = bytes([0x41, 0x9A, 0x00])  # nal_ref_idc 2, type 1
+    idr = bytes([0x65, 0x88, 0x80])  # nal_ref_idc 3, type 5
+    sei = bytes([0x06, 0x05, 0x01])  # type 6, no slice
+    assert sources.h264_disposable(unit(sei, b_slice, b_slice), 4)
+    assert not sources.h264_disposable(unit(b_slice, p_slice), 4)
+    assert not sources.h264_disposable(unit(idr), 4)
+    assert not sources.h264_disposable(unit(sei), 4)  # no slice: not sure, keep it
+    assert not sources.h264_disposable(unit(b_slice)[:-1], 4)  # truncated: keep it
+    assert not sources.h264_disposable(b"", 4)
+
+
+@pytest.mark.skipif(not shared_clips(), reason="../shared/media is absent")
+def test_sampled_h264_matches_opencv_on_real_footage(monkeypatch: pytest.MonkeyPatch) -> None:
+    for clip in shared_clips()[:6]:
+        _, fast_frames, _, slow_frames = _sampled_both_ways(clip, 5.0, monkeypatch)
+        assert [f.index for f in fast_frames] == [f.index for f in slow_frames], clip.name
+        assert all(np.array_equal(a.image, b.image) for a, b in zip(fast_frames, slow_frames))
