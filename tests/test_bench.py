@@ -83,6 +83,10 @@ def test_efficiency_and_speedup_are_the_stated_ratios(
                  stages["decode_scan_s"] + stages["detect_s"] + stages["classify_s"])
     assert close(scan["strict_efficiency"], stages["strict_total_s"] / scan["wall_s"])
     assert close(naive["speedup"], naive["wall_s"] / scan["wall_s"])
+    tuned = data["naive_tuned"]
+    assert close(tuned["speedup"], tuned["wall_s"] / scan["wall_s"])
+    assert naive["detector_threads"] is None and tuned["detector_threads"] == 1
+    assert tuned["frames_analysed"] == naive["frames_analysed"]
     assert close(scan["faces_per_s"], scan["faces"] / scan["wall_s"])
     assert close(scan["frames_per_s"], scan["frames_analysed"] / scan["wall_s"])
     assert close(naive["faces_per_s"], naive["faces"] / naive["wall_s"])
