@@ -207,7 +207,7 @@ def test_compact_backbone_trains_and_evaluate_sets_a_false_alarm_threshold(
     run = pipeline["run"].parent / "compact"
     code, log = _cli("train", str(pipeline["faces"]), "--out", str(run), "--backbone", "compact",
                      "--weights", "none", "--epochs", "1", "--steps-per-epoch", "4",
-                     "--batch-size", "16", "--quiet")
+                     "--batch-size", "16", "--online-sbi", "0.5", "--quiet")
     assert code == 0, log
     code, log = _cli("train", str(pipeline["faces"]), "--out", str(run / "x"), "--backbone",
                      "compact", "--weights", "imagenet")
@@ -223,3 +223,26 @@ def test_compact_backbone_trains_and_evaluate_sets_a_false_alarm_threshold(
     metrics = json.loads((run / "metrics.json").read_text())["val"]
     assert metrics["frame"]["threshold"] == pytest.approx(contract.threshold)
     assert "validation real crops" in metrics["threshold_from"]
+    assert json.loads((run / "config.json").read_text())["online_sbi"] == 0.5
+
+
+def test_online_blends_pair_each_real_crop_with_a_fresh_fake_of_it(
+        pipeline: dict[str, Path]) -> None:
+    from deepfake_monitor.train.training import OnlineBlends, read_manifest
+
+    samples = read_manifest(pipeline["faces"], "train")
+    reals = [s for s in samples if s.label == 0.0]
+    fakes = [s for s in samples if s.label == 1.0]
+    source = OnlineBlends(reals, fakes, SIZE, share=1.0, seed=5)
+    assert sum(f is not None for f in source.faces) >= 0.8 * len(reals)
+    stream = source()
+    fresh = 0
+    for _ in range(20):
+        (real, real_label), (fake, fake_label) = next(stream), next(stream)
+        assert (real_label, fake_label) == (0.0, 1.0)
+        assert real.shape == fake.shape == (SIZE, SIZE, 3) and real.dtype == np.uint8
+        changed = np.any(real != fake, axis=2).mean()
+        # a self-blend of this very crop: part of it changed, the border left as it was
+        if 0.02 < changed < 0.9 and np.array_equal(real[0], fake[0]):
+            fresh += 1
+    assert fresh >= 14, fresh  # crops without a detected face pair with a dataset fake

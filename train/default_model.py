@@ -119,6 +119,7 @@ class Recipe:
     batch_size: int = 32
     learning_rate: float = 2e-3
     dropout: float = 0.2
+    online_sbi: float = 0.6  # share of training fakes made fresh from the batch's reals
     target_fpr: float = 0.1
     seed: int = 0
 
@@ -203,6 +204,7 @@ def train_argv(recipe: Recipe, faces: Path, run: Path) -> list[str]:
             "--steps-per-epoch", str(recipe.steps_per_epoch),
             "--batch-size", str(recipe.batch_size), "--lr", str(recipe.learning_rate),
             "--dropout", str(recipe.dropout), "--patience", str(recipe.epochs),
+            "--online-sbi", str(recipe.online_sbi), "--online-blend", recipe.blend,
             "--seed", str(recipe.seed), "--quiet"]
 
 
@@ -405,7 +407,8 @@ frame-level AUC {_num(frame.get('auc'))} (EER {_num(frame.get('eer'))}), video-l
 {RECIPE}
 ```
 
-It stages the media (identities and splits as below) and runs, printing each:
+It links the media into WORK (`--work`, default `build/default-model`) with the identities and
+splits below, and runs, printing each:
 
 ```
 {chr(10).join('deepfake-monitor ' + ' '.join(c) for c in commands)}

@@ -49,7 +49,7 @@ def sample_config() -> SBIConfig:
     itself 4 % larger, shifted by up to 2 % of the face size, with its colour channels offset
     by up to 25 levels (the seed picks a tint) and 20 % less saturated, at full strength: the
     colour and registration mismatch of a carelessly pasted face. Fixed and plain because the
-    clip is a demonstration of what the pipeline reports, using the kind of blend the interim
+    clip is a demonstration of what the pipeline reports, using the kind of blend the default
     model was trained on; its model card shows which subtler alterations it misses.
     """
     return SBIConfig(scale=(1.04, 1.04), shift=0.02, hue=0.0, saturation=(0.8, 0.8),

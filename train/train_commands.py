@@ -138,6 +138,12 @@ def register_train(subparsers: Any) -> None:
                    help="epochs without a better validation AUC before stopping")
     p.add_argument("--steps-per-epoch", type=positive_int,
                    help="default: one pass over the training crops")
+    p.add_argument("--online-sbi", type=fraction, default=0.0, metavar="P",
+                   help="make a share P of the training fakes fresh at every step, as "
+                        "self-blends of the batch's own real crops (pairs each real with a fake "
+                        "of the same face; against memorising small datasets); default 0")
+    p.add_argument("--online-blend", choices=("paper", "strong"), default="strong",
+                   help="strength of those self-blends (default: %(default)s)")
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--no-balance", dest="balance", action="store_false",
                    help="sample crops as they come instead of reals and fakes equally")
@@ -159,7 +165,8 @@ def run_train(args: argparse.Namespace) -> int:
         learning_rate=args.lr, weight_decay=args.weight_decay, dropout=args.dropout,
         schedule=args.schedule, patience=args.patience, steps_per_epoch=args.steps_per_epoch,
         augment=args.augment, balance=args.balance, mixed_precision=args.mixed_precision,
-        seed=args.seed, verbose=2 if args.quiet else 1)
+        online_sbi=args.online_sbi, online_blend=args.online_blend, seed=args.seed,
+        verbose=2 if args.quiet else 1)
     best = train(config)
     print(f"{PROG}: trained {args.backbone} into {args.out}: best epoch {best['best_epoch']} "
           f"of {best['epochs_run']}, val AUC {best.get('val_auc', float('nan')):.4f}",
