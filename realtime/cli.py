@@ -21,7 +21,6 @@ from typing import Any
 
 from . import __version__
 from .argtypes import PROG, add_verbose, positive, positive_int, probability, sample_fps
-from .backend import parse_providers
 from .errors import UserError
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -219,6 +218,9 @@ def _add_bench(sub: Any) -> None:
                        help="length of the generated clip (default: 20, quick: 3)")
     bench.add_argument("--live-seconds", type=positive, metavar="S",
                        help="length of the live replay (default: 60, quick: 3)")
+    bench.add_argument("--repeat", type=positive_int, metavar="N",
+                       help="runs of the scan and naive processes, interleaved; the median "
+                            "run counts (default: 3, quick: 1)")
     bench.add_argument("--streams", type=positive_int, default=4, metavar="N",
                        help="simultaneous live sources in part 7 (default: %(default)s)")
     bench.add_argument("--stream-seconds", type=positive, metavar="S",
@@ -248,6 +250,7 @@ def _add_plugin_commands(sub: Any) -> None:
 
 
 def _load_engine(args: argparse.Namespace) -> tuple[Any, Any, float]:
+    from .backend import parse_providers
     from .classifier import DeepfakeClassifier, InferenceService
     from .detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
 
@@ -282,7 +285,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     from .pipeline import AnalysisConfig
     from .report import VideoReport, report_dict, write_csv, write_json
-    from .scan import expand_inputs, scan_files
+    from .scan import expand_inputs, scan_files, start_source
 
     err = Console(stderr=True)
     files, problems = expand_inputs(args.inputs)
@@ -291,7 +294,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not files:
         print(f"{PROG}: error: no video to analyse", file=sys.stderr)
         return EXIT_UNUSABLE
-    detector, service, threshold = _load_engine(args)
+    # Decoding of the first file starts before the models load: start-up runs on one core,
+    # and the other one can fill the source's buffer meanwhile.
+    first = start_source(files[0], args.sample_fps)
+    try:
+        detector, service, threshold = _load_engine(args)
+    except BaseException:
+        if first is not None:
+            first.stop()
+        raise
     config = AnalysisConfig(threshold=threshold)
     progress, hook = _progress_hook(err)
     reports: list[VideoReport] = []
@@ -310,7 +321,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         with progress:
             scan_files(files, detector, service, config, sample_fps=args.sample_fps,
                        annotate_dir=Path(args.annotate) if args.annotate else None,
-                       progress=hook, on_report=on_report)
+                       progress=hook, on_report=on_report, first_source=first)
     except KeyboardInterrupt:
         interrupted = True
         print(f"{PROG}: interrupted; reporting the {len(reports)} finished file(s)",
@@ -400,6 +411,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from .backend import parse_providers
     from .bench import PARTS, BenchConfig, render, run_bench
 
     def pick(value: float | None, normal: float, quick: float) -> float:
@@ -417,6 +429,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         clip_s=pick(args.clip_seconds, 20.0, 3.0),
         live_s=pick(args.live_seconds, 60.0, 3.0), streams=args.streams,
         streams_s=pick(args.stream_seconds, 30.0, 3.0),
+        repeats=int(pick(args.repeat, 3, 1)),
     )
     err = Console(stderr=True)
     result = run_bench(config, on_part=lambda name: err.print(f"[dim]{PROG} bench: {name}…[/]"))

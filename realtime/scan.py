@@ -110,6 +110,19 @@ def annotated_path(out_dir: Path, video: Path, used: set[Path]) -> Path:
     return candidate
 
 
+def start_source(path: Path, sample_fps: float | None) -> VideoSource | None:
+    """The file's source, opened and decoding into its (bounded) buffer already, for
+    `scan_file(source=...)`; None where it cannot be opened (scan_file then reports why)."""
+    spec = SourceSpec(kind=SourceKind.FILE, target=str(path), name=str(path), live=False)
+    source = VideoSource(spec, sample_fps=sample_fps)
+    try:
+        source.start()
+    except SourceError:
+        source.stop()
+        return None
+    return source
+
+
 ProgressHook = Callable[[str, int | None], Callable[[int], None]]
 """Given a file label and the expected frame count, returns an `advance(n)` callback."""
 
@@ -123,15 +136,18 @@ def scan_file(
     sample_fps: float | None,
     annotate_to: Path | None = None,
     progress: ProgressHook | None = None,
+    source: VideoSource | None = None,
 ) -> VideoReport:
-    """Analyse one file; every problem ends up in the report, none escapes as an exception."""
+    """Analyse one file; every problem ends up in the report, none escapes as an exception.
+    `source`: this file's source from `start_source`, already decoding."""
     report = VideoReport(path=str(path), threshold=config.threshold)
-    spec = SourceSpec(kind=SourceKind.FILE, target=str(path), name=str(path), live=False)
-    source = VideoSource(spec, sample_fps=sample_fps)
-    try:
-        source.open()
-    except SourceError as exc:
-        return report.finish(error=str(exc))
+    if source is None:
+        spec = SourceSpec(kind=SourceKind.FILE, target=str(path), name=str(path), live=False)
+        source = VideoSource(spec, sample_fps=sample_fps)
+        try:
+            source.open()
+        except SourceError as exc:
+            return report.finish(error=str(exc))
     fps = source.fps or 25.0
     if source.frame_count:
         report.duration_s = source.frame_count / fps
@@ -173,14 +189,22 @@ def scan_files(
     annotate_dir: Path | None = None,
     progress: ProgressHook | None = None,
     on_report: Callable[[VideoReport], None] | None = None,
+    first_source: VideoSource | None = None,
 ) -> list[VideoReport]:
+    """`first_source`: the first file's source from `start_source` (stopped here if unused)."""
     reports = []
     used: set[Path] = set()
-    for path in files:
-        target = annotated_path(annotate_dir, path, used) if annotate_dir else None
-        report = scan_file(path, detector, service, config, sample_fps=sample_fps,
-                           annotate_to=target, progress=progress)
-        reports.append(report)
-        if on_report:
-            on_report(report)
+    pending = first_source
+    try:
+        for path in files:
+            target = annotated_path(annotate_dir, path, used) if annotate_dir else None
+            source, pending = pending, None
+            report = scan_file(path, detector, service, config, sample_fps=sample_fps,
+                               annotate_to=target, progress=progress, source=source)
+            reports.append(report)
+            if on_report:
+                on_report(report)
+    finally:
+        if pending is not None:
+            pending.stop()
     return reports
