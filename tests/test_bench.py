@@ -31,7 +31,7 @@ def close(a: float, b: float) -> bool:
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], int]:
     out = tmp_path_factory.mktemp("bench") / "bench.json"
-    code = main(["bench", "--quick", "--clip-seconds", "2", "--live-seconds", "2",
+    code = main(["bench", "--quick", "--clip-seconds", "2", "--live-seconds", "2", "--repeat", "2",
                  "--stream-seconds", "2", "--streams", "2", "--measure-seconds", "0.05",
                  "--json", str(out)])
     return json.loads(out.read_text()), code
@@ -83,6 +83,8 @@ def test_efficiency_and_speedup_are_the_stated_ratios(
                  stages["decode_scan_s"] + stages["detect_s"] + stages["classify_s"])
     assert close(scan["strict_efficiency"], stages["strict_total_s"] / scan["wall_s"])
     assert close(naive["speedup"], naive["wall_s"] / scan["wall_s"])
+    for run in (scan, naive):  # the median run: the lower middle one of two
+        assert len(run["walls"]) == 2 and close(run["wall_s"], min(run["walls"]))
     tuned = data["naive_tuned"]
     assert close(tuned["speedup"], tuned["wall_s"] / scan["wall_s"])
     assert naive["detector_threads"] is None and tuned["detector_threads"] == 1
