@@ -374,9 +374,11 @@ def decode_sampled(path: Path, sample_fps: float | None, threads: int | None) ->
 
 
 def decode_as_scan(path: Path, sample_fps: float | None) -> float:
-    """Seconds for scan's own source to deliver every sampled frame, with nothing else running."""
+    """Seconds for scan's own source to deliver every sampled frame, with nothing else running
+    (from the opened file, as the other decode terms)."""
     source = VideoSource(SourceSpec(SourceKind.FILE, str(path), str(path), live=False),
                          sample_fps=sample_fps)
+    source.open()
     start = time.perf_counter()
     source.start()
     try:
