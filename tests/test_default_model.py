@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
@@ -10,6 +9,7 @@ from deepfake_monitor.assets import ASSETS_DIR
 from deepfake_monitor.realtime.classifier import DeepfakeClassifier, default_model_path
 from deepfake_monitor.realtime.crop import crop_faces
 from deepfake_monitor.realtime.detector import FaceDetector
+from deepfake_monitor.train.make_sample_clip import sample_half_scores
 
 SAMPLE = ASSETS_DIR / "samples" / "astronaut_sbi.mp4"
 
@@ -24,8 +24,9 @@ def test_bundled_model_loads_with_its_contract(classifier: DeepfakeClassifier) -
     assert classifier.path == path
     assert path.stat().st_size < 20 * 1024 * 1024
     contract = classifier.contract
-    assert "interim" in contract.card.name.lower()
-    assert contract.card.version
+    assert contract.card.name and contract.card.version
+    # the card says how to reproduce it: the recipe runs the project's own pipeline
+    assert "deepfake_monitor.train.default_model" in contract.card.description
     assert contract.card.limits and contract.card.training_data
     metrics = contract.card.metrics
     for key in ("test_frame_auc", "test_frame_eer", "test_video_auc"):
@@ -48,36 +49,10 @@ def test_bundled_model_runs_any_batch_size(classifier: DeepfakeClassifier,
     np.testing.assert_allclose(many, one[0], atol=1e-5)
 
 
-def _sample_scores(classifier: DeepfakeClassifier, step: int = 5) -> tuple[list[float],
-                                                                            list[float]]:
-    """P(fake) of the largest face in every `step`-th frame, per half of the sample clip."""
-    detector = FaceDetector("full")
-    spec = classifier.contract.crop
-    cap = cv2.VideoCapture(str(SAMPLE))
-    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    first, second = [], []
-    index = 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if index % step == 0:
-            faces = detector.detect(frame)
-            if faces:
-                face = max(faces, key=lambda f: f.width * f.height)
-                crop = crop_faces(frame, [face], size=classifier.size, margin=spec.margin,
-                                  align=spec.align)
-                p = float(classifier.predict(crop)[0])
-                (first if index < total // 2 else second).append(p)
-        index += 1
-    cap.release()
-    return first, second
-
-
 def test_sample_clip_manipulated_half_scores_higher(classifier: DeepfakeClassifier) -> None:
     assert SAMPLE.is_file()
     assert SAMPLE.stat().st_size < 2 * 1024 * 1024
-    untouched, manipulated = _sample_scores(classifier)
+    untouched, manipulated = sample_half_scores(classifier.path, SAMPLE)
     assert len(untouched) >= 20 and len(manipulated) >= 20, "faces missing in the sample clip"
     assert np.mean(manipulated) > np.mean(untouched) + 0.2
     # Not one lucky frame: most manipulated frames score above the untouched half's median.

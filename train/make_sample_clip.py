@@ -158,7 +158,7 @@ def sample_half_scores(model: str | Path | None, clip: Path = DEFAULT_OUT, step:
     from deepfake_monitor.realtime.crop import crop_faces
     from deepfake_monitor.realtime.detector import FaceDetector
 
-    classifier = DeepfakeClassifier(model, providers=("cpu",))
+    classifier = DeepfakeClassifier(model, providers=("CPUExecutionProvider",))
     detector = FaceDetector("full")
     spec = classifier.contract.crop
     cap = cv2.VideoCapture(str(clip))

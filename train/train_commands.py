@@ -142,6 +142,9 @@ def register_train(subparsers: Any) -> None:
                    help="make a share P of the training fakes fresh at every step, as "
                         "self-blends of the batch's own real crops (pairs each real with a fake "
                         "of the same face; against memorising small datasets); default 0")
+    p.add_argument("--online-swap", type=fraction, default=0.0, metavar="Q",
+                   help="make a share Q of those fresh fakes crude face swaps with another "
+                        "identity's training crop instead of self-blends; default 0")
     p.add_argument("--online-blend", choices=("paper", "strong"), default="strong",
                    help="strength of those self-blends (default: %(default)s)")
     p.add_argument("--no-augment", dest="augment", action="store_false")
@@ -165,7 +168,8 @@ def run_train(args: argparse.Namespace) -> int:
         learning_rate=args.lr, weight_decay=args.weight_decay, dropout=args.dropout,
         schedule=args.schedule, patience=args.patience, steps_per_epoch=args.steps_per_epoch,
         augment=args.augment, balance=args.balance, mixed_precision=args.mixed_precision,
-        online_sbi=args.online_sbi, online_blend=args.online_blend, seed=args.seed,
+        online_sbi=args.online_sbi, online_swap=args.online_swap,
+        online_blend=args.online_blend, seed=args.seed,
         verbose=2 if args.quiet else 1)
     best = train(config)
     print(f"{PROG}: trained {args.backbone} into {args.out}: best epoch {best['best_epoch']} "

@@ -101,6 +101,7 @@ class TrainConfig:
     balance: bool = True
     mixed_precision: str = "auto"  # "auto" (on a GPU), "on", "off"
     online_sbi: float = 0.0  # share of training fakes made fresh from the batch's reals
+    online_swap: float = 0.0  # share of those fresh fakes that are swaps, not self-blends
     online_blend: str = "strong"  # their sbi.BLEND_PRESETS strength
     seed: int = 0
     verbose: int = 1
@@ -113,8 +114,9 @@ class TrainConfig:
             raise UserError(f"unknown schedule {self.schedule!r}; choose cosine or plateau")
         if self.mixed_precision not in ("auto", "on", "off"):
             raise UserError("mixed precision must be auto, on or off")
-        if not 0.0 <= self.online_sbi <= 1.0:
-            raise UserError(f"online SBI share must be within [0, 1], got {self.online_sbi}")
+        for name in ("online_sbi", "online_swap"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UserError(f"{name} must be within [0, 1], got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ class Sample:
     track: int
     t: float
     method: str
+    identity: str = ""
 
 
 def method_of(row: dict[str, str]) -> str:
@@ -151,7 +154,7 @@ def read_manifest(faces: Path, split: str) -> list[Sample]:
         rows = [r for r in csv.DictReader(fh) if r["split"] == split]
     return [Sample(str((Path(faces) / r["crop_path"]).resolve()),
                    FAKE if r["label"] == "fake" else REAL, r["video_id"], int(r["track"]),
-                   float(r["t"]), method_of(r)) for r in rows]
+                   float(r["t"]), method_of(r), r.get("identity", "")) for r in rows]
 
 
 def read_extract_config(faces: Path) -> dict[str, Any]:
@@ -337,7 +340,8 @@ def make_dataset(samples: Sequence[Sample], size: int, batch_size: int, *, train
 
 class OnlineBlends:
     """Endless (crop, label) pairs: a real training crop, then a fake -- with chance `share` a
-    NEW self-blend of that very crop, else one of the dataset's fakes.
+    NEW fake of that very crop (a self-blend, or with chance `swap` a crude swap with another
+    identity's training crop), else one of the dataset's fakes.
 
     Why: a network trained from scratch on a few hundred real faces learns them by heart
     ("not one of the reals I know"), and a fixed set of fakes is memorised as well. A fresh
@@ -347,7 +351,7 @@ class OnlineBlends:
     """
 
     def __init__(self, reals: Sequence[Sample], fakes: Sequence[Sample], size: int,
-                 share: float, blend: str = "strong", seed: int = 0) -> None:
+                 share: float, blend: str = "strong", seed: int = 0, swap: float = 0.0) -> None:
         from deepfake_monitor.realtime.detector import FaceDetector
 
         from .sbi import BLEND_PRESETS
@@ -355,6 +359,7 @@ class OnlineBlends:
         if blend not in BLEND_PRESETS:
             raise UserError(f"unknown blend strength {blend!r}")
         self.reals, self.fakes, self.size, self.share = list(reals), list(fakes), size, share
+        self.swap = swap
         self.blend = BLEND_PRESETS[blend]
         self.rng = np.random.default_rng(seed)
         detector = FaceDetector("full", min_score=0.3)
@@ -362,8 +367,9 @@ class OnlineBlends:
         for s in self.reals:
             found = detector.detect(self._read(s.path)) if share > 0 else []
             self.faces.append(max(found, key=lambda f: f.width * f.height) if found else None)
-        log.info("online self-blends: a face found in %d of %d real training crops",
+        log.info("online fakes: a face found in %d of %d real training crops",
                  sum(f is not None for f in self.faces), len(self.faces))
+        self.with_face = [i for i, f in enumerate(self.faces) if f is not None]
 
     def _read(self, path: str) -> np.ndarray:
         import cv2
@@ -378,7 +384,7 @@ class OnlineBlends:
     def __call__(self) -> Any:
         import cv2
 
-        from .sbi import self_blend
+        from .sbi import face_swap, self_blend
 
         rgb = cv2.COLOR_BGR2RGB
         while True:
@@ -386,18 +392,34 @@ class OnlineBlends:
             real = self._read(self.reals[i].path)
             yield cv2.cvtColor(real, rgb), np.float32(REAL)
             face = self.faces[i]
+            donor = self._donor(i) if self.rng.random() < self.swap else None
             if face is not None and self.rng.random() < self.share:
-                fake = self_blend(real, face, self.rng, self.blend).image
+                if donor is None:
+                    fake = self_blend(real, face, self.rng, self.blend).image
+                else:
+                    fake = face_swap(real, face, self._read(self.reals[donor].path),
+                                     self.faces[donor], self.rng, self.blend).image
             else:
                 fake = self._read(self.fakes[int(self.rng.integers(len(self.fakes)))].path)
             yield cv2.cvtColor(fake, rgb), np.float32(FAKE)
 
+    def _donor(self, i: int) -> int | None:
+        """Another identity's real crop with a face (None: no such crop after a few tries)."""
+        me = self.reals[i].identity or self.reals[i].video_id
+        for _ in range(8):
+            j = self.with_face[int(self.rng.integers(len(self.with_face)))]
+            if (self.reals[j].identity or self.reals[j].video_id) != me:
+                return j
+        return None
+
 
 def online_dataset(samples: Sequence[Sample], size: int, batch_size: int, share: float,
-                   blend: str, augment: Augment | None, seed: int) -> tf.data.Dataset:
+                   blend: str, augment: Augment | None, seed: int,
+                   swap: float = 0.0) -> tf.data.Dataset:
     """Training batches from `OnlineBlends` (see there), augmented like `make_dataset`'s."""
     source = OnlineBlends([s for s in samples if s.label == REAL],
-                          [s for s in samples if s.label == FAKE], size, share, blend, seed)
+                          [s for s in samples if s.label == FAKE], size, share, blend, seed,
+                          swap=swap)
     ds = tf.data.Dataset.from_generator(source, output_signature=(
         tf.TensorSpec((size, size, 3), tf.uint8), tf.TensorSpec((), tf.float32)))
 
@@ -509,7 +531,8 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     augment = Augment() if config.augment else None
     if config.online_sbi > 0:
         train_ds = online_dataset(train_set, size, config.batch_size, config.online_sbi,
-                                  config.online_blend, augment, config.seed)
+                                  config.online_blend, augment, config.seed,
+                                  swap=config.online_swap)
     else:
         train_ds = make_dataset(train_set, size, config.batch_size, train=True,
                                 augment=augment, balance=config.balance, seed=config.seed)
