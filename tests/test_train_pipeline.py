@@ -246,3 +246,13 @@ def test_online_blends_pair_each_real_crop_with_a_fresh_fake_of_it(
         if 0.02 < changed < 0.9 and np.array_equal(real[0], fake[0]):
             fresh += 1
     assert fresh >= 14, fresh  # crops without a detected face pair with a dataset fake
+
+    # --online-swap: the fresh fake takes another identity's face; the crop's border stays
+    swaps = OnlineBlends(reals, fakes, SIZE, share=1.0, seed=6, swap=1.0)
+    stream = swaps()
+    swapped = 0
+    for _ in range(20):
+        (real, _), (fake, label) = next(stream), next(stream)
+        changed = np.any(real != fake, axis=2).mean()
+        swapped += label == 1.0 and 0.02 < changed < 0.9 and np.array_equal(real[0], fake[0])
+    assert swapped >= 14, swapped
