@@ -215,7 +215,7 @@ def _add_bench(sub: Any) -> None:
     bench.add_argument("--measure-seconds", type=positive, metavar="S",
                        help="time per classifier/detector figure (default: 2, quick: 0.2)")
     bench.add_argument("--clip-seconds", type=positive, metavar="S",
-                       help="length of the generated clip (default: 20, quick: 3)")
+                       help="length of the generated clip (default: 30, quick: 3)")
     bench.add_argument("--live-seconds", type=positive, metavar="S",
                        help="length of the live replay (default: 60, quick: 3)")
     bench.add_argument("--repeat", type=positive_int, metavar="N",
@@ -426,7 +426,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         providers=parse_providers(args.providers), min_face_score=args.min_face_score,
         threshold=args.threshold, sample_fps=args.sample_fps, parts=parts,
         measure_s=pick(args.measure_seconds, 2.0, 0.2),
-        clip_s=pick(args.clip_seconds, 20.0, 3.0),
+        clip_s=pick(args.clip_seconds, 30.0, 3.0),
         live_s=pick(args.live_seconds, 60.0, 3.0), streams=args.streams,
         streams_s=pick(args.stream_seconds, 30.0, 3.0),
         repeats=int(pick(args.repeat, 3, 1)),
