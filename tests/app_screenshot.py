@@ -16,55 +16,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import select
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # run as a script: the tests folder's helpers
+
+from xdisplay import start_xvfb, stop_xvfb  # noqa: E402
+
 VIDEOS = HERE.parent.parent / "shared" / "media" / "videos"
 DEFAULT_CLIPS = ("liveportrait-source-s18.mp4", "liveportrait-driving-d10.mp4")
 SCREEN = (1600, 900)
-
-
-def start_xvfb() -> tuple[subprocess.Popen[bytes], str, int]:
-    """Xvfb on a free display; returns the process, the display and the pipe Xvfb wrote the
-    display number to, which must stay open while Xvfb runs (it dies on a broken pipe)."""
-    exe = shutil.which("Xvfb")
-    if not exe:
-        raise LookupError("Xvfb is absent (run .ci/install-system-packages)")
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([exe, "-displayfd", str(write_fd), "-screen", "0",
-                             f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp", "-noreset"],
-                            pass_fds=(write_fd,), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    text = b""
-    deadline = time.monotonic() + 10
-    while not text.endswith(b"\n") and time.monotonic() < deadline:
-        ready, _, _ = select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))
-        chunk = os.read(read_fd, 64) if ready else b""
-        if not chunk:
-            break
-        text += chunk
-    number = text.decode().strip()
-    if not number.isdecimal() or proc.poll() is not None:
-        stop_xvfb(proc, read_fd)
-        raise LookupError("Xvfb did not start")
-    return proc, f":{number}", read_fd
-
-
-def stop_xvfb(proc: subprocess.Popen[bytes], read_fd: int) -> None:
-    proc.terminate()  # SIGTERM: Xvfb removes its socket and lock file
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-    os.close(read_fd)
 
 
 def pick_model(requested: str | None, workdir: Path) -> str | None:
@@ -176,7 +140,7 @@ def main() -> int:
         print(f"app_screenshot: {VIDEOS} is absent", file=sys.stderr)
         return 3
     try:
-        xvfb, display, xvfb_fd = start_xvfb()
+        xvfb, display, xvfb_fd = start_xvfb(*SCREEN)
     except LookupError as exc:
         print(f"app_screenshot: {exc}", file=sys.stderr)
         return 3

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from conftest import astronaut_frames, write_clip
+from conftest import astronaut_frames, wait_for, write_clip
 from rtsp_support import (
     RtspServer,
     ffmpeg_unavailable_reason,
@@ -106,15 +106,6 @@ def _cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "deepfake_monitor.realtime.cli"]
 
 
-def _wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.mark.slow
 def test_watch_survives_an_rtsp_server_restart_and_stops_on_sigterm(
     tmp_path: Path, model: Path, face
@@ -134,14 +125,14 @@ def test_watch_survives_an_rtsp_server_restart_and_stops_on_sigterm(
         )
         try:
             # Frames flow: the first status event says live.
-            _wait_for(lambda: any(r.get("state") == "live" for r in read_events(events)), 30,
+            wait_for(lambda: any(r.get("state") == "live" for r in read_events(events)), 30,
                       "live")
             time.sleep(2.0)
             server.stop()
-            _wait_for(lambda: any(r.get("state") == "disconnected"
+            wait_for(lambda: any(r.get("state") == "disconnected"
                                   for r in read_events(events)), 20, "disconnected")
             server.restart()
-            _wait_for(lambda: any("reconnected" in r.get("message", "")
+            wait_for(lambda: any("reconnected" in r.get("message", "")
                                   for r in read_events(events)), 30, "reconnected")
             time.sleep(1.0)
             assert proc.poll() is None  # still watching

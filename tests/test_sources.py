@@ -8,8 +8,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -21,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import astronaut_frames, shared_clips, write_clip
+from conftest import astronaut_frames, shared_clips, wait_for, write_clip
 from rtsp_support import (
     RtspServer,
     ffmpeg_unavailable_reason,
@@ -29,6 +27,7 @@ from rtsp_support import (
     rtsp_unavailable_reason,
     write_h264_clip,
 )
+from xdisplay import start_xvfb, stop_xvfb
 
 from deepfake_monitor.realtime import sources
 from deepfake_monitor.realtime.errors import SourceError
@@ -89,14 +88,6 @@ def stop_quickly(src: VideoSource) -> float:
     return took
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
 def states(src: VideoSource) -> list[SourceState]:
     return [e.state for e in src.events]
 
@@ -153,29 +144,15 @@ def rtsp_server(rtsp_ok: None, h264_clip: Path) -> Iterator[RtspServer]:
 @pytest.fixture
 def xvfb(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A real X display (Xvfb, 320x240) for screen capture; DISPLAY points at it."""
-    exe = shutil.which("Xvfb")
-    if not exe:
-        pytest.skip("Xvfb is absent (run .ci/install-system-packages)")
-    read_fd, write_fd = os.pipe()  # -displayfd: Xvfb picks a free display and writes it here
-    proc = subprocess.Popen([exe, "-displayfd", str(write_fd), "-screen", "0", "320x240x24",
-                             "-nolisten", "tcp", "-noreset"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_fd)
     try:
-        ready, _, _ = select.select([read_fd], [], [], 10)
-        number = os.read(read_fd, 64).decode().strip() if ready else ""
-        if not number.isdecimal():
-            pytest.skip("Xvfb did not start")
-        monkeypatch.setenv("DISPLAY", f":{number}")
-        yield f":{number}"
+        proc, display, read_fd = start_xvfb(320, 240)
+    except LookupError as exc:
+        pytest.skip(str(exc))
+    monkeypatch.setenv("DISPLAY", display)
+    try:
+        yield display
     finally:
-        os.close(read_fd)
-        proc.terminate()  # SIGTERM: Xvfb removes its socket and lock file
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_xvfb(proc, read_fd)
 
 
 # -- parsing ---------------------------------------------------------------------------------

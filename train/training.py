@@ -550,7 +550,8 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
                                                      patience=max(1, config.patience // 2)))
     history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
                         steps_per_epoch=steps, callbacks=[*cbs, *callbacks],
-                        verbose=config.verbose)
+                        verbose=config.verbose,
+                        shuffle=False)  # the tf.data pipeline shuffles; Keras would warn
     if not (run / MODEL_NAME).exists():  # val AUC never improved (NaN): keep the last model
         model.save(run / MODEL_NAME)
     aucs = history.history.get("val_auc", [])

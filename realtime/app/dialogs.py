@@ -21,7 +21,7 @@ from PyQt6.QtWidgets import (
 from ..errors import SourceError
 from ..sources import SourceKind, parse_source
 from .settings import needs_credentials, storable_source, without_credentials
-from .widgets import ERROR_STYLE
+from .widgets import ERROR_STYLE, metric_text
 from .worker import LoadedModel
 
 
@@ -125,8 +125,9 @@ class ModelCardDialog(QDialog):
                 ("Known limits", card.limits)]
         body = "".join(f"<tr><th align=left valign=top>{html.escape(k)}</th>"
                        f"<td>{html.escape(str(v))}</td></tr>" for k, v in rows if v)
-        metrics = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td>"
-                          "</tr>" for k, v in card.metrics.items())
+        metrics = "".join(f"<tr><td>{html.escape(str(k))}</td>"
+                          f"<td>{html.escape(metric_text(v))}</td></tr>"
+                          for k, v in card.metrics.items())
         contract = html.escape(json.dumps(model.contract.summary(), indent=2))
         text = QTextBrowser()
         text.setHtml(f"<table cellspacing=6>{body}</table>"

@@ -648,7 +648,7 @@ class ModelPanel(QGroupBox):
 
     def show_model(self, model: LoadedModel) -> None:
         card = model.contract.card
-        metrics = ", ".join(f"{k} {v}" for k, v in list(card.metrics.items())[:3])
+        metrics = ", ".join(f"{k} {metric_text(v)}" for k, v in list(card.metrics.items())[:3])
         self.info.setText(
             f"<b>{card.name}</b> v{card.version} · threshold {model.contract.threshold:.2f}<br>"
             f"provider <b>{model.provider}</b>" + (f"<br>{metrics}" if metrics else ""))
@@ -764,3 +764,12 @@ class EmptyState(QWidget):
         button.setToolTip(tooltip)
         button.setMinimumSize(260, 56)
         return button
+
+
+def metric_text(value: object) -> str:
+    """A model card metric for people: 3 decimals, nested breakdowns flattened."""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {metric_text(v)}" for k, v in value.items())
+    return str(value)
