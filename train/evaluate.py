@@ -172,7 +172,7 @@ def plot_roc(path: Path, curves: dict[str, tuple[np.ndarray, np.ndarray]], title
     plt.close(fig)
 
 
-def _score_split(model: Any, faces: Path, split: str, size: int) -> list[Scored]:
+def score_split(model: Any, faces: Path, split: str, size: int) -> list[Scored]:
     from .training import predict_logits, read_manifest
 
     samples = read_manifest(faces, split)
@@ -207,14 +207,14 @@ def evaluate_run(run: Path, faces: Path | None = None, split: str = "test",
     contract = read_contract(run)
     size = contract.input.size
     model = load_model(run)
-    scored = _score_split(model, faces, split, size)
+    scored = score_split(model, faces, split, size)
     if not scored:
         raise UserError(f"{faces}: the manifest has no {split} crops")
     temperature, fitted_on = contract.temperature, None
     threshold, threshold_from = contract.threshold, None
     val = None
     if fit_calibration or threshold_fpr is not None:
-        val = scored if split == "val" else _score_split(model, faces, "val", size)
+        val = scored if split == "val" else score_split(model, faces, "val", size)
     if fit_calibration and val and len({s.label for s in val}) == 2:
         temperature = fit_temperature(np.array([s.logit for s in val]),
                                       np.array([s.label for s in val]))
