@@ -14,7 +14,7 @@ order, each printed before it runs -- on the real faces in `../shared/media` (se
 3. `extract --layout folders` over the three splits: the engine's detector and crop function;
 4. `train --backbone compact --weights none` (from scratch: nothing can be downloaded here);
 5. `evaluate --split test`: calibration temperature fitted on validation, the threshold set so
-   that 10 % of the validation real faces score above it;
+   that 5 % of the validation real faces score above it (`Recipe.target_fpr`);
 6. `export` with the contract (and the card's summary) embedded;
 7. the card: also held-out metrics on paper-strength self-blends, the bundled sample clip's two
    halves, and the CPU speed.
