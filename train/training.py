@@ -405,8 +405,10 @@ class OnlineBlends:
 
     def _donor(self, i: int) -> int | None:
         """Another identity's real crop with a face (None: no such crop after a few tries)."""
+        if not self.with_face:
+            return None
         me = self.reals[i].identity or self.reals[i].video_id
-        for _ in range(8 if self.with_face else 0):
+        for _ in range(8):
             j = self.with_face[int(self.rng.integers(len(self.with_face)))]
             if (self.reals[j].identity or self.reals[j].video_id) != me:
                 return j
