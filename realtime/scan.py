@@ -16,7 +16,7 @@ from .errors import SourceError, UserError
 from .overlays import annotate
 from .pipeline import AnalysisConfig, FrameResult, StreamAnalyzer
 from .report import TimelineEntry, VideoReport
-from .sources import SourceKind, SourceSpec, VideoSource
+from .sources import SourceKind, SourceSpec, VideoSource, mask_credentials
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ def expand_inputs(inputs: Iterable[str]) -> tuple[list[Path], list[InputProblem]
         elif path.exists():
             candidates = [path]
         else:
-            problems.append(InputProblem(text, "no such file or folder"))
+            problems.append(InputProblem(mask_credentials(text), "no such file or folder"))
             continue
         for p in candidates:
             key = p.resolve()

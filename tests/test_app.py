@@ -274,20 +274,39 @@ def test_bad_model_shows_an_inline_error_and_the_app_keeps_running(
     qtbot.waitUntil(lambda: window.model_panel.error_text == "", timeout=WAIT_MS)
 
 
+@pytest.mark.parametrize(("url", "masked", "secret"), [
+    (f"rtsp://viewer:{PASSWORD}@127.0.0.1:1/live", "rtsp://***@127.0.0.1:1/live", PASSWORD),
+    # "#", "/", "?" and "@" unencoded in the password
+    ("rtsp://viewer:p#ss/w?rd@x@127.0.0.1:1/live", "rtsp://***@127.0.0.1:1/live", "w?rd@x"),
+    # credentials in the query string
+    ("rtsp://127.0.0.1:1/live?user=viewer&password=s3cr3t-Q", "rtsp://127.0.0.1:1/live"
+     "?user=***&password=***", "s3cr3t-Q"),
+])
 def test_unreachable_stream_error_on_its_tile_never_shows_the_password(
-    make_window, qtbot, settings: QSettings, tmp_path: Path
+    make_window, qtbot, settings: QSettings, url: str, masked: str, secret: str
 ) -> None:
-    url = f"rtsp://viewer:{PASSWORD}@127.0.0.1:1/live"
     window = make_window(url)
     tile = window.tiles[0]
-    assert tile.title.full_text == "rtsp://***@127.0.0.1:1/live"
+    assert tile.title.full_text == masked
     qtbot.waitUntil(lambda: tile.error_text != "", timeout=WAIT_MS)
-    assert "rtsp://***@127.0.0.1:1/live" in tile.error_text
-    assert PASSWORD not in all_texts(window)
+    assert masked in tile.error_text
+    assert secret not in all_texts(window) and "viewer" not in all_texts(window)
     window.close()
     settings.sync()
     stored = Path(settings.fileName()).read_text()
-    assert "rtsp://***@127.0.0.1:1/live" in stored and PASSWORD not in stored
+    assert masked in stored and secret not in stored and "viewer" not in stored
+    # picked again from the recent list, it asks for the credentials instead of opening
+    assert window_module.needs_credentials(masked)
+
+
+def test_url_dialog_takes_a_password_with_reserved_characters_apart(qtbot) -> None:
+    dialog = UrlDialog()
+    qtbot.addWidget(dialog)
+    dialog.url.setText("rtsp://viewer:p#ss/w?rd@x@127.0.0.1:1/live")
+    assert dialog.url.text() == "rtsp://127.0.0.1:1/live"
+    assert dialog.user.text() == "viewer" and dialog.password.text() == "p#ss/w?rd@x"
+    assert dialog.source_text() == "rtsp://viewer:p%23ss%2Fw%3Frd%40x@127.0.0.1:1/live"
+    assert dialog.storable() == "rtsp://***@127.0.0.1:1/live"
 
 
 def test_url_dialog_keeps_credentials_out_of_sight_and_stores_them_only_when_asked(

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import unquote
 
 from PyQt6.QtCore import QByteArray, QSettings
 
-from ..sources import mask_credentials
+from ..sources import mask_credentials, split_userinfo
 
 ORGANISATION = "deepfake-monitor"
 APPLICATION = "deepfake-monitor"
 MAX_RECENT = 10
-MASK = "***@"
 
 
 def default_qsettings() -> QSettings:
@@ -27,17 +26,18 @@ def default_qsettings() -> QSettings:
 
 
 def has_credentials(text: str) -> bool:
-    """Whether `text` is a URL with a user or password in it (masked ones included)."""
-    try:
-        parts = urlsplit(text.strip())
-    except ValueError:
-        return False
-    return bool(parts.scheme and parts.netloc and "@" in parts.netloc)
+    """Whether `text` is a URL with a user, password or secret query value in it (masked ones
+    included)."""
+    text = text.strip()
+    return split_userinfo(text)[1] is not None or mask_credentials(text) != text or \
+        needs_credentials(text)
 
 
 def needs_credentials(text: str) -> bool:
     """A URL stored masked: its credentials were not remembered and must be asked for."""
-    return has_credentials(text) and MASK in text
+    text = text.strip()
+    scheme, userinfo, rest = split_userinfo(text)
+    return bool(scheme) and (userinfo == "***" or "=***" in rest)
 
 
 def storable_source(text: str, remember_credentials: bool = False) -> str:
@@ -47,14 +47,13 @@ def storable_source(text: str, remember_credentials: bool = False) -> str:
 
 def without_credentials(url: str) -> tuple[str, str, str]:
     """Split a URL into (URL without userinfo, user, password); empty strings where absent."""
-    parts = urlsplit(url.strip())
-    if not parts.netloc or "@" not in parts.netloc:
+    scheme, userinfo, rest = split_userinfo(url.strip())
+    if userinfo is None:
         return url.strip(), "", ""
-    userinfo, host = parts.netloc.rsplit("@", 1)
     user, _, password = userinfo.partition(":")
     if userinfo == "***":
         user, password = "", ""
-    return parts._replace(netloc=host).geturl(), user, password
+    return f"{scheme}{rest}", unquote(user), unquote(password)
 
 
 def add_recent(items: list[str], text: str, limit: int = MAX_RECENT) -> list[str]:
