@@ -154,13 +154,22 @@ def face_outline(face: FaceDetection, rng: np.random.Generator | None = None,
 
 
 def base_mask(shape: tuple[int, ...], face: FaceDetection, rng: np.random.Generator | None = None,
-              kind: MaskKind = "hull", offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+              kind: MaskKind = "hull", offset: tuple[int, int] = (0, 0),
+              outline: np.ndarray | None = None) -> np.ndarray:
     """Binary (0/1 float32) convex face region for an image of `shape`.
 
     `offset` (x0, y0) is subtracted from frame coordinates: pass a region's corner to draw the
     mask of that region only. With `rng`, the hull is also scaled about its centroid.
+    `outline` (K, 2), frame pixels: the face's own contour (the face mesh's oval) instead of
+    the one guessed from the six detector landmarks; `kind` then picks how much of it is kept
+    ("inner" and "ellipse" shrink it towards the eyes-mouth centre, as a swap that keeps the
+    jaw would).
     """
-    pts = face_outline(face, rng, kind).astype(np.float64) - np.asarray(offset, np.float64)
+    if outline is not None:
+        pts = _outline_kind(np.asarray(outline, np.float64)[:, :2], face, rng, kind)
+    else:
+        pts = face_outline(face, rng, kind).astype(np.float64)
+    pts = pts - np.asarray(offset, np.float64)
     if rng is not None:
         c = pts.mean(axis=0)
         pts = c + (pts - c) * rng.uniform(0.9, 1.05)
@@ -168,6 +177,27 @@ def base_mask(shape: tuple[int, ...], face: FaceDetection, rng: np.random.Genera
     mask = np.zeros(shape[:2], np.uint8)
     cv2.fillConvexPoly(mask, hull, 1, lineType=cv2.LINE_AA, shift=4)
     return (mask > 0).astype(np.float32)
+
+
+def _outline_kind(outline: np.ndarray, face: FaceDetection, rng: np.random.Generator | None,
+                  kind: MaskKind) -> np.ndarray:
+    """A dense face contour, whole ("hull") or drawn in towards the centre of the eyes and the
+    mouth ("inner": by 15-30 %, "ellipse": the contour's fitted ellipse, by 5-20 %)."""
+    if kind == "hull":
+        return outline
+    lm = np.asarray(face.landmarks, np.float64)
+    centre = ((lm[RIGHT_EYE] + lm[LEFT_EYE]) / 2 + lm[MOUTH]) / 2
+    lo, hi = (0.15, 0.3) if kind == "inner" else (0.05, 0.2)
+    shrink = float(rng.uniform(lo, hi)) if rng is not None else (lo + hi) / 2
+    pts = outline
+    if kind == "ellipse" and len(outline) >= 5:
+        (cx, cy), (w, h), angle = cv2.fitEllipse(outline.astype(np.float32))
+        t = np.linspace(0, 2 * math.pi, 36, endpoint=False)
+        a = math.radians(angle)
+        local = np.stack([w / 2 * np.cos(t), h / 2 * np.sin(t)], axis=1)
+        rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+        pts = local @ rot.T + (cx, cy)
+    return centre + (pts - centre) * (1.0 - shrink)
 
 
 def deform_mask(mask: np.ndarray, size: float, rng: np.random.Generator,
@@ -285,7 +315,7 @@ def _check_frame(frame: np.ndarray) -> None:
 
 
 def self_blend(frame: np.ndarray, face: FaceDetection, rng: np.random.Generator,
-               config: SBIConfig | None = None) -> FakeResult:
+               config: SBIConfig | None = None, outline: np.ndarray | None = None) -> FakeResult:
     """A self-blended fake of one face in a BGR uint8 frame (see the module docstring).
 
     The altered copy (scale/shift, colour jitter, optional sharpen/blur) is blended over the
@@ -301,7 +331,7 @@ def self_blend(frame: np.ndarray, face: FaceDetection, rng: np.random.Generator,
         return empty
     patch = frame[y0:y1, x0:x1]
     kind = cfg.mask_kinds[int(rng.integers(len(cfg.mask_kinds)))]
-    mask = base_mask(patch.shape, face, rng, kind, offset=(x0, y0))
+    mask = base_mask(patch.shape, face, rng, kind, offset=(x0, y0), outline=outline)
     weights = deform_mask(mask, size, rng, cfg)
     bx1, by1, bx2, by2 = face.box
     m = _jitter_matrix(((bx1 + bx2) / 2 - x0, (by1 + by2) / 2 - y0), size, rng, cfg)
@@ -367,7 +397,8 @@ def lab_color_transfer(source: np.ndarray, target: np.ndarray, mask: np.ndarray)
 
 def face_swap(target_frame: np.ndarray, target_face: FaceDetection, source_frame: np.ndarray,
               source_face: FaceDetection, rng: np.random.Generator,
-              config: SBIConfig | None = None) -> FakeResult:
+              config: SBIConfig | None = None, target_outline: np.ndarray | None = None,
+              source_outline: np.ndarray | None = None) -> FakeResult:
     """Paste the source person's face over the target's: a crude swap from two real faces.
 
     The source is aligned to the target by a similarity transform fitted to the landmarks (eyes
@@ -392,8 +423,9 @@ def face_swap(target_frame: np.ndarray, target_face: FaceDetection, source_frame
     warped = cv2.warpAffine(source_frame, m, (patch_shape[1], patch_shape[0]),
                             flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     kind = cfg.mask_kinds[int(rng.integers(len(cfg.mask_kinds)))]
-    mask = base_mask(patch_shape, target_face, rng, kind, offset=(x0, y0))
-    src_mask = base_mask(source_frame.shape, source_face, None, "hull")
+    mask = base_mask(patch_shape, target_face, rng, kind, offset=(x0, y0),
+                     outline=target_outline)
+    src_mask = base_mask(source_frame.shape, source_face, None, "hull", outline=source_outline)
     src_mask = cv2.warpAffine(src_mask, m, (patch_shape[1], patch_shape[0]),
                               flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
     mask = mask * (src_mask > 0.5)
