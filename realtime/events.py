@@ -3,17 +3,20 @@
 One object per line: `{"type": "alert" | "alert_cleared" | "status", "time": ISO-8601 UTC,
 "source": ...}` plus, for alerts, `track`, `t` (seconds into the source), `p` (smoothed
 P(fake)), `peak`, `threshold`; for status, `state` and `message`. Lines are flushed as they
-happen so a crash loses nothing already reported, and credentials never reach the file.
+happen so a crash loses nothing already reported, and credentials never reach the file. A
+whole file of events (the app's export) is written atomically, like the reports.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from .outputs import atomic_write
 from .pipeline import AlertEvent
 from .sources import StatusEvent, mask_credentials
 
@@ -70,3 +73,10 @@ class EventLog:
             if self._fh is not None:
                 self._fh.close()
                 self._fh = None
+
+
+def write_event_file(path: Path, records: Iterable[dict[str, Any]]) -> int:
+    """Replace `path` with `records` as JSON lines, all or nothing; returns how many."""
+    lines = [json.dumps(record) + "\n" for record in records]
+    atomic_write(path, lambda fh: fh.writelines(lines))
+    return len(lines)

@@ -3,7 +3,8 @@
 Field names are a public format that other tools read; keep them:
 `{"model": {...metadata...}, "videos": [{path, status, error, score, verdict, threshold,
 duration_s, frames_analyzed, faces: [{track, score, first_s, last_s, samples}],
-timeline: [{t, track, p, box}]}]}`.
+timeline: [{t, track, p, box}]}]}`; with `scan --labels`, also `label` per video and a
+top-level `metrics` (realtime/labelled_metrics.py).
 Files are written to a temporary name and renamed, so an interrupted run never leaves half a
 report behind.
 """
@@ -12,12 +13,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .outputs import atomic_write
 from .verdict import TrackScore, track_scores, verdict, video_score
 
 Status = Literal["ok", "no-face", "error"]
@@ -87,25 +87,28 @@ class VideoReport:
         }
 
 
-def _atomic_write(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def report_dict(model: dict[str, Any], videos: list[VideoReport],
+                labels: dict[str, str | None] | None = None,
+                metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON report; `labels` (video path -> "fake"/"real"/None) and `metrics` only where the
+    scan had a labels file."""
+    rows = []
+    for v in videos:
+        row = v.to_dict()
+        if labels is not None:
+            row["label"] = labels.get(v.path)
+        rows.append(row)
+    data: dict[str, Any] = {"model": model, "videos": rows}
+    if metrics is not None:
+        data["metrics"] = metrics
+    return data
 
 
-def report_dict(model: dict[str, Any], videos: list[VideoReport]) -> dict[str, Any]:
-    return {"model": model, "videos": [v.to_dict() for v in videos]}
-
-
-def write_json(path: Path, model: dict[str, Any], videos: list[VideoReport]) -> None:
-    data = report_dict(model, videos)
-    _atomic_write(path, lambda fh: json.dump(data, fh, indent=2))
+def write_json(path: Path, model: dict[str, Any], videos: list[VideoReport],
+               labels: dict[str, str | None] | None = None,
+               metrics: dict[str, Any] | None = None) -> None:
+    data = report_dict(model, videos, labels, metrics)
+    atomic_write(path, lambda fh: json.dump(data, fh, indent=2))
 
 
 CSV_COLUMNS = ("path", "t", "track", "p", "x1", "y1", "x2", "y2")
@@ -120,4 +123,4 @@ def write_csv(path: Path, videos: list[VideoReport]) -> None:
                 d = e.to_dict()
                 out.writerow([video.path, d["t"], d["track"], d["p"], *d["box"]])
 
-    _atomic_write(path, write)
+    atomic_write(path, write)

@@ -42,7 +42,7 @@ from PyQt6.QtWidgets import (
 )
 
 from ..errors import SourceError
-from ..events import EventLog, alert_record, status_record
+from ..events import alert_record, status_record, write_event_file
 from ..pipeline import AlertEvent
 from ..sources import SourceKind, SourceState, StatusEvent, mask_credentials, parse_source
 from .devices import list_monitors, list_webcams
@@ -754,16 +754,7 @@ class MainWindow(QMainWindow):
     def export_events(self, path: Path) -> int:
         """Write every alert and status change so far as JSON lines (the format of
         `watch --events`); returns how many."""
-        records = list(self.events)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
-        log = EventLog(path)
-        try:
-            for record in records:
-                log.write(record)
-        finally:
-            log.close()
-        return len(records)
+        return write_event_file(path, list(self.events))
 
     def _export_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export events", "events.jsonl",
