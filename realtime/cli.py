@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .argtypes import PROG, add_verbose, positive, positive_int, probability, sample_fps
+from .argtypes import PROG, add_verbose, count, positive, positive_int, probability, sample_fps
 from .errors import UserError
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -129,11 +129,16 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
         description="Monitor live sources headless: a status line on stderr, alerts as they "
                     "happen, and all events as JSON lines with --events. Live sources always "
                     "analyse the newest frame (older ones are dropped); network sources and "
-                    "webcams reconnect with backoff. Stops on Ctrl+C, SIGTERM, --duration, or "
-                    "when every source has ended.",
-        epilog="SOURCE: a webcam index (0), rtsp:// or http(s):// URL, 'screen' (monitor 1), "
-               "'screen:N' (monitor N), 'screen:X,Y,W,H' (a region, e.g. the other side of a "
-               "video call), or a video file with --live.",
+                    "webcams reconnect with backoff, and a network source that is down at the "
+                    "start is tried again until it comes up. Stops on Ctrl+C, SIGTERM, "
+                    "--duration, or when every source has ended.",
+        epilog="SOURCE: a webcam index (0), a stream URL (rtsp://, rtsps://, http(s)://, "
+               "rtmp://, rtmps://, srt://, udp://, tcp://), 'screen' (monitor 1), 'screen:N' "
+               "(monitor N), 'screen:X,Y,W,H' (a region, e.g. the other side of a video "
+               "call), or a video file with --live. Exit codes: 0 watched until stopped or "
+               "every source ended; 1 some source failed (could not be opened, or ran out of "
+               "retries), the others were watched; 2 nothing could be watched (no usable "
+               "source, every source failed before its first frame, bad model or option).",
     )
     watch.add_argument("sources", nargs="+", metavar="SOURCE")
     watch.add_argument("--events", metavar="PATH", help="append events as JSON lines here")
@@ -147,6 +152,13 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     watch.add_argument("--alert-after", type=positive, default=1.0, metavar="SECONDS",
                        help="how long a face must stay above the threshold before it alerts "
                             "(default: %(default)s)")
+    watch.add_argument("--max-retries", type=count, default=None, metavar="N",
+                       help="give a network source or webcam up after N failed attempts in a "
+                            "row, at the start or after a disconnect (default: retry forever; "
+                            "0: fail at once)")
+    watch.add_argument("--give-up-after", type=positive, default=None, metavar="SECONDS",
+                       help="give a source up once it has been unreachable this long "
+                            "(default: never)")
     _add_common(watch)
 
     app = sub.add_parser(
@@ -389,6 +401,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
                             smoothing=SmoothingConfig(alert_after_s=args.alert_after))
     events = EventLog(Path(args.events) if args.events else None)
     session = WatchSession(specs, detector, service, config, events, sample_fps=args.sample_fps,
+                           max_retries=args.max_retries, give_up_after_s=args.give_up_after,
                            status_every_s=1.0 if sys.stderr.isatty() else 5.0)
     stop_signals = _install_stop_signals(session.stop)
     try:
@@ -401,10 +414,13 @@ def cmd_watch(args: argparse.Namespace) -> int:
         service.stop()
         events.close()
     failures += len(session.failed)
-    failures += sum(1 for a in session.analyzers if a.error)
-    for a in session.analyzers:
-        if a.error:
-            print(f"{PROG}: error: {a.name}: {a.error}", file=sys.stderr)
+    failed = [a for a in session.analyzers if a.error]
+    failures += len(failed)
+    for a in failed:
+        print(f"{PROG}: error: {a.name}: {a.error}", file=sys.stderr)
+    if len(failed) == len(session.analyzers) and \
+            not any(a.source.frames_read for a in session.analyzers):
+        return EXIT_UNUSABLE  # every source failed before its first frame
     return EXIT_PARTIAL if failures else EXIT_OK
 
 

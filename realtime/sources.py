@@ -19,6 +19,11 @@ Buffering policy
 - Only network streams and webcams reconnect: a failed or timed-out read gives DISCONNECTED, then
   RECONNECTING attempts with exponential backoff (0.5 s doubling, capped at `max_backoff_s`,
   interrupted at once by `stop()`), then LIVE again ("reconnected ...").
+- Network streams also retry their first open, with the same backoff: a camera that is
+  rebooting when monitoring starts is picked up when it comes back. `open()` then returns after
+  one failed attempt, in DISCONNECTED, and the capture thread goes on trying in CONNECTING.
+  `max_retries` and `give_up_after_s` bound each outage (FAILED once spent; `max_retries=0` fails
+  at once, as files, webcams and screens always do on their first open).
 
 Backends, and why
 - Files and webcams: OpenCV (`cv2.VideoCapture`, FFmpeg backend for files). `grab()` decodes
@@ -249,6 +254,10 @@ def keeps_frame(index: int, fps: float, sample_fps: float | None) -> bool:
         return True
     ratio = sample_fps / fps
     return index == 0 or math.floor(index * ratio) > math.floor((index - 1) * ratio)
+
+
+class _NotRetryable(SourceError):
+    """A stream that no retry can open (PyAV is not installed)."""
 
 
 class _Capture(Protocol):
@@ -521,7 +530,8 @@ class _StreamCapture:
         try:
             import av  # lazily: files, webcams and screens work without PyAV
         except ImportError:
-            raise SourceError(f"{name}: network streams need the 'av' package (PyAV)") from None
+            raise _NotRetryable(f"{name}: network streams need the 'av' package (PyAV)") \
+                from None
 
         self.name = name
         self._av = av
@@ -764,7 +774,9 @@ class VideoSource:
     `on_status` is called on the thread that changes the state (the capture thread, or the one
     calling open()/stop()); keep it quick. The timeouts apply to network streams; files, webcams
     and screens are read through backends with their own. `stream_options` are FFmpeg options
-    for network streams (e.g. {"rtsp_transport": "udp"}).
+    for network streams (e.g. {"rtsp_transport": "udp"}). `max_retries` (failed attempts in a
+    row) and `give_up_after_s` (seconds without a connection) bound the retries of a network
+    stream's first open and of every reconnect of streams and webcams; None: retry forever.
     """
 
     def __init__(
@@ -778,11 +790,17 @@ class VideoSource:
         read_timeout_s: float = 5.0,
         max_backoff_s: float = 10.0,
         stream_options: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        give_up_after_s: float | None = None,
     ) -> None:
         if sample_fps is not None and not sample_fps > 0:
             raise ValueError(f"sample_fps must be > 0, got {sample_fps}")
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        if max_retries is not None and max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        if give_up_after_s is not None and not give_up_after_s > 0:
+            raise ValueError(f"give_up_after_s must be > 0, got {give_up_after_s}")
         self._spec = spec
         self._name = mask_credentials(spec.name)  # even if a caller built the spec by hand
         self.sample_fps = sample_fps
@@ -792,6 +810,10 @@ class VideoSource:
         self.read_timeout_s = read_timeout_s
         self.max_backoff_s = max_backoff_s
         self.stream_options = dict(stream_options or {})
+        self.max_retries = max_retries
+        self.give_up_after_s = give_up_after_s
+        self._opened = False
+        self._open_failure = ""  # why the first open failed, while it is being retried
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._buffer = _FrameBuffer(queue_size, latest_wins=spec.live)
@@ -927,9 +949,17 @@ class VideoSource:
 
     # -- lifecycle --------------------------------------------------------------------------
 
+    @property
+    def retries_first_open(self) -> bool:
+        """Whether a failed first open is retried (network streams, unless max_retries=0)."""
+        return self._spec.kind is SourceKind.STREAM and self.max_retries != 0
+
     def open(self) -> None:
-        """Open synchronously, so that a bad source fails here with a SourceError."""
-        if self._capture is not None:
+        """Open synchronously, so that a bad source fails here with a SourceError.
+
+        A network stream that cannot be reached is no bad source: unless `max_retries` is 0,
+        open() returns in DISCONNECTED and start()'s thread goes on trying."""
+        if self._opened:
             return
         if self._stopped:
             raise RuntimeError(f"{self.name}: stopped; create a new VideoSource")
@@ -937,6 +967,11 @@ class VideoSource:
         try:
             capture = self._open_capture()
         except SourceError as exc:
+            if self.retries_first_open and not isinstance(exc, _NotRetryable):
+                self._opened = True
+                self._open_failure = str(exc).removeprefix(f"{self.name}: ")
+                self._set_state(SourceState.DISCONNECTED, self._open_failure)
+                return
             self._fail(str(exc))
             self._buffer.close()
             raise
@@ -945,6 +980,7 @@ class VideoSource:
             self._fail(message)
             self._buffer.close()
             raise SourceError(message) from None
+        self._opened = True
         self._capture = capture
         self._fps, self._frame_count = capture.fps, capture.frame_count
         self._width, self._height = capture.width, capture.height
@@ -1058,6 +1094,10 @@ class VideoSource:
 
     def _run(self) -> None:
         try:
+            # the first open failed: a network stream keeps trying
+            if self._capture is None and \
+                    self._reconnect(self._open_failure, first=True) is None:
+                return
             if self._spec.live:
                 self._run_live()
             else:
@@ -1203,29 +1243,52 @@ class VideoSource:
             return None
         return self._reconnect(reason)
 
-    def _reconnect(self, reason: str) -> _Capture | None:
-        self._set_state(SourceState.DISCONNECTED, reason)
+    def _reconnect(self, reason: str, *, first: bool = False) -> _Capture | None:
+        """Retry with backoff until a capture opens (returned), stop(), or the retry bounds are
+        spent (FAILED, None). `first`: the first open failed; no connection was made yet."""
+        if not first:
+            self._set_state(SourceState.DISCONNECTED, reason)
         self._release()
-        delay, attempt, last = _FIRST_BACKOFF_S, 0, ""
+        delay, attempt, last = _FIRST_BACKOFF_S, 0, reason if first else ""
         lost_at = time.monotonic()
+        deadline = None if self.give_up_after_s is None else lost_at + self.give_up_after_s
         while True:
+            waited = time.monotonic() - lost_at
+            if (self.max_retries is not None and attempt >= self.max_retries) or \
+                    (deadline is not None and time.monotonic() >= deadline):
+                tries = attempt + (1 if first else 0)
+                self._fail(f"gave up after {tries} attempt{'s' if tries != 1 else ''} in "
+                           f"{waited:.1f} s: {last or reason}" if tries else
+                           f"{reason} (not retried)")
+                return None
             attempt += 1
-            self._set_state(SourceState.RECONNECTING, f"reconnect attempt {attempt} in {delay:g} s"
-                            + (f" (last attempt: {last})" if last else ""))
-            if self._stop.wait(delay):
+            wait = delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic()))
+            if first:
+                self._set_state(SourceState.CONNECTING, f"attempt {attempt + 1} in {wait:g} s "
+                                f"(last attempt: {last})")
+            else:
+                self._set_state(SourceState.RECONNECTING, f"reconnect attempt {attempt} in "
+                                f"{wait:g} s" + (f" (last attempt: {last})" if last else ""))
+            if self._stop.wait(wait):
                 return None
             try:
                 capture = self._open_capture()
             except SourceError as exc:
                 last = str(exc).removeprefix(f"{self.name}: ")
-                log.debug("%s: reconnect attempt %d failed: %s", self.name, attempt, last)
+                log.debug("%s: attempt %d failed: %s", self.name, attempt, last)
                 delay = min(delay * 2, self.max_backoff_s)
                 continue
             if self._stop.is_set():
                 capture.close()
                 return None
             self._capture = capture
-            self._width, self._height = capture.width, capture.height  # a camera may change
-            self._set_state(SourceState.LIVE, f"reconnected after {attempt} attempt"
-                            f"{'s' if attempt > 1 else ''} ({time.monotonic() - lost_at:.1f} s)")
+            # a camera may come back with another size or rate
+            self._fps, self._width, self._height = capture.fps, capture.width, capture.height
+            took = f"({time.monotonic() - lost_at:.1f} s)"
+            if first:
+                self._set_state(SourceState.LIVE, f"opened {self.width}x{self.height} at "
+                                f"{self.fps:g} fps after {attempt + 1} attempts {took}")
+            else:
+                self._set_state(SourceState.LIVE, f"reconnected after {attempt} attempt"
+                                f"{'s' if attempt > 1 else ''} {took}")
             return capture

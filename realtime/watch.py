@@ -43,6 +43,8 @@ class WatchSession:
     config: AnalysisConfig
     events: EventLog
     sample_fps: float | None = None
+    max_retries: int | None = None  # per outage, for network sources and webcams; None: forever
+    give_up_after_s: float | None = None
     status_every_s: float = 1.0
     out: TextIO = field(default_factory=lambda: sys.stderr)
     on_result: Callable[[FrameResult], None] | None = None
@@ -53,23 +55,27 @@ class WatchSession:
         self._stop = threading.Event()
         self._views: dict[str, _StreamView] = {}
         self._lock = threading.Lock()
+        self._last_line: str | None = None
 
     def stop(self) -> None:
         self._stop.set()
 
     def open(self) -> None:
-        """Open every source; a source that cannot be opened is reported, the rest go on."""
+        """Open every source; a source that cannot be opened is reported, the rest go on. A
+        network source that is down is no such source: it is retried (see VideoSource)."""
         for spec in self.specs:
             view = _StreamView(spec.name)
             source = VideoSource(spec, sample_fps=self.sample_fps,
-                                 on_status=self._status_handler(view))
+                                 on_status=self._status_handler(view),
+                                 max_retries=self.max_retries,
+                                 give_up_after_s=self.give_up_after_s)
             try:
                 source.open()
             except SourceError as exc:
                 self.failed.append(str(exc))
                 print(f"deepfake-monitor: error: {exc}", file=self.out, flush=True)
                 continue
-            view.state = "live"
+            view.state = source.state.value
             self._views[spec.name] = view
             self.analyzers.append(StreamAnalyzer(
                 source, self.detector, self.service, self.config,
@@ -80,14 +86,17 @@ class WatchSession:
         for analyzer in self.analyzers:
             analyzer.start()
         deadline = None if duration_s is None else time.monotonic() + duration_s
+        def finished() -> bool:
+            return self._stop.is_set() or all(a.done for a in self.analyzers) or \
+                (deadline is not None and time.monotonic() >= deadline)
+
         try:
-            while not self._stop.is_set():
-                if all(a.done for a in self.analyzers):
-                    break
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-                self._stop.wait(self.status_every_s)
-                self._print_status()
+            while not finished():
+                wait = self.status_every_s if deadline is None else \
+                    min(self.status_every_s, max(0.0, deadline - time.monotonic()))
+                self._stop.wait(wait)
+                if not finished():  # the final line follows: never the same line twice
+                    self._print_status()
         finally:
             for analyzer in self.analyzers:
                 analyzer.stop(timeout=2.0)
@@ -98,7 +107,8 @@ class WatchSession:
             view.state = event.state.value
             self.events.write(status_record(event))
             # FAILED is not printed here: the command prints that reason once, as its error.
-            if event.state is SourceState.DISCONNECTED or "reconnected" in event.message:
+            if event.state is SourceState.DISCONNECTED or "reconnected" in event.message or \
+                    (event.state is SourceState.LIVE and " attempts " in event.message):
                 print(f"{event.source}: {event.state.value}: {event.message}", file=self.out,
                       flush=True)
         return handle
@@ -134,6 +144,9 @@ class WatchSession:
 
     def _print_status(self, final: bool = False) -> None:
         line = self.status_line()
+        if final and line == self._last_line and not self.out.isatty():
+            return  # printed already, and nothing changed since
+        self._last_line = line
         if self.out.isatty() and not final:
             print("\r\x1b[2K" + line, end="", file=self.out, flush=True)
         else:

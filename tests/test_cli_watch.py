@@ -4,6 +4,7 @@ dies and comes back, alert events, clean shutdown on SIGTERM, and bad sources.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -28,6 +29,7 @@ from deepfake_monitor.realtime.cli import main
 
 pytestmark = pytest.mark.timeout(240)
 PASSWORD = "s3cr3t-pw"
+ODD_PASSWORD = "p#ss/w?rd@x"  # reserved characters, unencoded
 
 
 @pytest.fixture(scope="module")
@@ -83,22 +85,60 @@ def test_file_without_live_flag_points_at_scan(tmp_path: Path, model: Path, face
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
-        (f"rtsp://admin:{PASSWORD}@127.0.0.1:{{port}}/cam", "rtsp://***@127.0.0.1"),
-        ("7", "7"),
+        ("7", "webcam 7: no such camera"),
         ("screen:99", "screen"),
         ("ftp://example/x", "unsupported"),
+        ("missing.mp4", "missing.mp4: no such file"),
     ],
 )
-def test_unusable_sources_fail_in_one_line(source: str, expected: str, model: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
-    source = source.format(port=free_port())
-    code = main(["watch", source, "--model", str(model), "--duration", "5"])
+def test_unusable_sources_fail_at_once_in_one_line(source: str, expected: str, model: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A wrong webcam index, a bad URL scheme or a missing file is no camera that is down."""
+    started = time.monotonic()
+    code = main(["watch", source, "--live", "--model", str(model), "--duration", "20"])
     err = capsys.readouterr().err
     assert code == 2
+    assert time.monotonic() - started < 10
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("deepfake-monitor: error: "), err
     assert expected in lines[0]
-    assert PASSWORD not in err and "Traceback" not in err
+    assert "Traceback" not in err
+
+
+def test_unreachable_stream_is_retried_until_the_retries_are_spent(
+    tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"rtsp://admin:{ODD_PASSWORD}@127.0.0.1:{free_port()}/cam"
+    events = tmp_path / "events.jsonl"
+    started = time.monotonic()
+    code = main(["watch", url, "--model", str(model), "--max-retries", "2",
+                 "--events", str(events)])
+    took = time.monotonic() - started
+    err = capsys.readouterr().err
+    assert code == 2, err  # nothing was watched
+    assert 1.5 <= took < 15  # 0.5 + 1 s of backoff between three attempts
+    states = [r["state"] for r in read_events(events)]
+    assert states == ["connecting", "disconnected", "connecting", "connecting", "failed"]
+    errors = [ln for ln in err.splitlines() if ln.startswith("deepfake-monitor: error: ")]
+    assert len(errors) == 1, err
+    assert "rtsp://***@127.0.0.1" in errors[0] and "gave up after 3 attempts" in errors[0]
+    assert "Connection refused" in errors[0]
+    for text in (err, events.read_text()):
+        assert not [p for p in ("p#ss", "w?rd", "ss/w") if p in text], text
+
+
+def test_give_up_after_and_a_partial_failure_exit_1(
+    tmp_path: Path, model: Path, face, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One source watched to its end, one stream given up after 1.5 s: exit code 1."""
+    clip = write_clip(tmp_path / "c.mp4", astronaut_frames(face, n=75))
+    url = f"rtsp://127.0.0.1:{free_port()}/cam?password={PASSWORD}"
+    code = main(["watch", str(clip), url, "--live", "--model", str(model),
+                 "--give-up-after", "1.5"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert "rtsp://127.0.0.1" in err and "password=***" in err and PASSWORD not in err
+    assert "gave up after" in err
 
 
 def _cli() -> list[str]:
@@ -107,16 +147,20 @@ def _cli() -> list[str]:
 
 
 @pytest.mark.slow
-def test_watch_survives_an_rtsp_server_restart_and_stops_on_sigterm(
+def test_watch_waits_for_a_camera_that_is_down_survives_its_restart_and_stops_on_sigterm(
     tmp_path: Path, model: Path, face
 ) -> None:
+    """The camera is down when watch starts and comes up 3 s later; later it dies and comes
+    back. The password holds "#", "/", "?" and "@" unencoded; it shows nowhere."""
     for reason in (rtsp_unavailable_reason(), ffmpeg_unavailable_reason()):
         if reason:
             pytest.skip(reason)
     clip = write_h264_clip(tmp_path / "cam.mp4",
                            astronaut_frames(face, n=100, size=(480, 360)))
     events = tmp_path / "events.jsonl"
-    with RtspServer(clip, user="viewer", password=PASSWORD) as server:
+    server = RtspServer(clip, user="viewer", password=ODD_PASSWORD)
+    with server:
+        server.stop()  # the camera is rebooting
         proc = subprocess.Popen(
             [*_cli(), "watch", server.url, "--model", str(model), "--events", str(events),
              "--duration", "120"],
@@ -124,6 +168,10 @@ def test_watch_survives_an_rtsp_server_restart_and_stops_on_sigterm(
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         try:
+            wait_for(lambda: len([r for r in read_events(events)
+                                  if r.get("state") == "connecting"]) >= 3, 30, "retries")
+            assert proc.poll() is None  # still trying, not given up
+            server.restart()  # the camera is up
             # Frames flow: the first status event says live.
             wait_for(lambda: any(r.get("state") == "live" for r in read_events(events)), 30,
                       "live")
@@ -148,11 +196,57 @@ def test_watch_survives_an_rtsp_server_restart_and_stops_on_sigterm(
     assert stop_s < 4.0, f"took {stop_s:.1f} s to stop"  # 2 s promised, plus process exit
     records = read_events(events)
     states = [r["state"] for r in records if r["type"] == "status"]
-    assert "disconnected" in states and "reconnecting" in states
-    assert states.index("disconnected") < len(states) - 1 - states[::-1].index("live")
+    assert states[:3] == ["connecting", "disconnected", "connecting"]
+    first_live = states.index("live")
+    assert set(states[1:first_live]) == {"disconnected", "connecting"}
+    assert "attempts" in records[first_live]["message"]
+    assert "reconnecting" in states[first_live:]
+    assert states.index("disconnected", first_live) < len(states) - 1 - states[::-1].index("live")
     for text in (err, out, events.read_text()):
-        assert PASSWORD not in text
+        assert not [p for p in ("p#ss", "w?rd", "ss/w") if p in text], text
     assert "rtsp://***@127.0.0.1" in err
     assert "Traceback" not in err
     # The status line reported faces from the stream.
     assert "faces 1" in err
+
+
+def test_status_lines_are_printed_once_each(tmp_path: Path, model: Path, face) -> None:
+    """Every few seconds while watching, and once at the end: the last line never twice."""
+    import io
+
+    from deepfake_monitor.realtime.classifier import DeepfakeClassifier, InferenceService
+    from deepfake_monitor.realtime.detector import FaceDetector
+    from deepfake_monitor.realtime.events import EventLog
+    from deepfake_monitor.realtime.pipeline import AnalysisConfig
+    from deepfake_monitor.realtime.sources import parse_source
+    from deepfake_monitor.realtime.watch import WatchSession
+
+    clip = write_clip(tmp_path / "c.mp4", astronaut_frames(face, n=50))
+    service = InferenceService(DeepfakeClassifier(model)).start()
+    out = io.StringIO()
+    try:
+        session = WatchSession([parse_source(str(clip), live_files=True)], FaceDetector(),
+                               service, AnalysisConfig(threshold=0.5), EventLog(None),
+                               status_every_s=0.5, out=out)
+        session.open()
+        session.run()
+    finally:
+        service.stop()
+    lines = [ln for ln in out.getvalue().splitlines() if " max p " in ln]
+    assert len(lines) >= 3, out.getvalue()  # 2 s of video, a line every 0.5 s, and the last
+    assert all(a != b for a, b in itertools.pairwise(lines)), lines
+    assert lines[-1].startswith(f"{clip}: ended ")
+
+
+def test_watch_help_lists_every_stream_scheme_and_the_exit_codes(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from deepfake_monitor.realtime.sources import STREAM_SCHEMES
+
+    with pytest.raises(SystemExit):
+        main(["watch", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for scheme in STREAM_SCHEMES:
+        assert f"{scheme}://" in text or (scheme in ("http", "https") and "http(s)://" in text)
+    for code in ("Exit codes: 0", "; 1 ", "; 2 "):
+        assert code in text
+    assert "--max-retries" in text and "--give-up-after" in text

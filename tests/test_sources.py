@@ -435,12 +435,85 @@ def test_truncated_faststart_mp4_reports_where_decoding_stopped(tmp_path: Path) 
     assert src.events[-1].message == src.error
 
 
-def test_unreachable_rtsp_url_fails_fast() -> None:
+def test_unreachable_rtsp_url_fails_fast_without_retries() -> None:
     port = free_port()  # nothing listens there
     url = f"rtsp://127.0.0.1:{port}/x"
     started = time.monotonic()
-    assert_open_fails(parse_source(url), url, "Connection refused", open_timeout_s=1.0)
+    assert_open_fails(parse_source(url), url, "Connection refused", open_timeout_s=1.0,
+                      max_retries=0)
     assert time.monotonic() - started < 3.0
+
+
+def test_unreachable_rtsp_url_is_retried_from_the_first_open() -> None:
+    """A camera that is down when monitoring starts: open() returns, the thread keeps trying
+    with the reconnect backoff (0.5, 1, 2 s ...), until the retry bound is spent."""
+    url = f"rtsp://viewer:{PASSWORD}@127.0.0.1:{free_port()}/x"
+    src = VideoSource(parse_source(url), open_timeout_s=1.0, max_retries=2)
+    started = time.monotonic()
+    src.open()
+    assert src.state is SourceState.DISCONNECTED and src.error is None
+    assert src.events[-1].message.startswith("cannot open stream: Connection refused")
+    src.start()
+    wait_for(lambda: src.state is SourceState.FAILED, 10, "the retries to be spent")
+    took = time.monotonic() - started
+    assert 1.5 <= took < 4.0  # backoff 0.5 + 1 s, and three refused connections
+    assert src.read(timeout=0.1) is None and src.ended
+    assert states(src) == [SourceState.CONNECTING, SourceState.DISCONNECTED,
+                           SourceState.CONNECTING, SourceState.CONNECTING, SourceState.FAILED]
+    messages = [e.message for e in src.events]
+    assert messages[2] == "attempt 2 in 0.5 s (last attempt: cannot open stream: " \
+        "Connection refused)"
+    assert messages[3].startswith("attempt 3 in 1 s (last attempt: ")
+    assert src.error is not None and src.error.startswith("gave up after 3 attempts in ")
+    assert src.error.endswith(": cannot open stream: Connection refused")
+    assert not [m for m in messages + [src.name] if PASSWORD in m]
+    stop_quickly(src)
+
+
+def test_give_up_after_bounds_the_retries_in_time() -> None:
+    src = VideoSource(parse_source(f"rtsp://127.0.0.1:{free_port()}/x"), open_timeout_s=1.0,
+                      give_up_after_s=1.2)
+    started = time.monotonic()
+    src.start()
+    wait_for(lambda: src.state is SourceState.FAILED, 10, "giving up")
+    took = time.monotonic() - started
+    assert 1.2 <= took < 2.5, took  # the last wait is cut to the deadline, not a full backoff
+    assert src.error is not None and src.error.startswith("gave up after ")
+    stop_quickly(src)
+
+
+def test_stop_while_retrying_the_first_open() -> None:
+    src = VideoSource(parse_source(f"rtsp://127.0.0.1:{free_port()}/x"), open_timeout_s=1.0,
+                      max_backoff_s=5.0)
+    src.start()
+    wait_for(lambda: len([s for s in states(src) if s is SourceState.CONNECTING]) >= 4, 10,
+             "a long backoff wait")
+    assert stop_quickly(src) < 0.5
+    assert src.state is SourceState.ENDED and src.error is None
+
+
+@pytest.mark.slow
+def test_rtsp_camera_that_comes_up_after_the_first_open(rtsp_ok: None, h264_clip: Path) -> None:
+    port = free_port()
+    server = RtspServer(h264_clip, port=port, user="viewer", password=ODD_PASSWORD)
+    src = VideoSource(parse_source(server.url), open_timeout_s=2.0, max_backoff_s=1.0)
+    src.start()
+    try:
+        wait_for(lambda: len([s for s in states(src) if s is SourceState.CONNECTING]) >= 3, 10,
+                 "two retries")
+        assert src.read(timeout=0.1) is None and not src.ended
+        server.restart()  # the camera has booted
+        wait_for(lambda: src.state is SourceState.LIVE, 10, "LIVE")
+        frames = [src.read(timeout=3.0) for _ in range(5)]
+        assert all(f is not None and f.image.shape == (360, 480, 3) for f in frames)
+        assert (src.width, src.height, src.fps) == (480, 360, 25.0)
+        assert re.fullmatch(r"opened 480x360 at 25 fps after \d+ attempts \(\d+\.\d s\)",
+                            src.events[-1].message), src.events[-1].message
+    finally:
+        stop_quickly(src)
+        server.stop()
+    texts = [src.name] + [e.message for e in src.events]
+    assert not [t for t in texts if "w?rd" in t or "p#ss" in t]
 
 
 def test_rtsp_server_that_never_answers_hits_the_open_timeout() -> None:
@@ -449,7 +522,8 @@ def test_rtsp_server_that_never_answers_hits_the_open_timeout() -> None:
         listener.listen(4)
         url = f"rtsp://viewer:{PASSWORD}@127.0.0.1:{listener.getsockname()[1]}/x"
         started = time.monotonic()
-        error = assert_open_fails(parse_source(url), "no answer within 1 s", open_timeout_s=1.0)
+        error = assert_open_fails(parse_source(url), "no answer within 1 s", open_timeout_s=1.0,
+                                  max_retries=0)
         took = time.monotonic() - started
     assert 0.9 < took < 3.0
     assert PASSWORD not in str(error) and "rtsp://***@127.0.0.1" in str(error)
@@ -611,7 +685,8 @@ def test_rtsp_credentials_never_leak(rtsp_ok: None, h264_clip: Path, password: s
     with RtspServer(h264_clip, user="viewer", password=password) as server:
         assert password in server.url
         wrong = server.url.replace(password, password + "-wrong")
-        error = assert_open_fails(parse_source(wrong), "401 Unauthorized", open_timeout_s=3.0)
+        error = assert_open_fails(parse_source(wrong), "401 Unauthorized", open_timeout_s=3.0,
+                                  max_retries=0)
         src = VideoSource(parse_source(server.url), open_timeout_s=3.0, max_backoff_s=0.5)
         assert src.name == f"rtsp://***@127.0.0.1:{server.port}/test"
         src.start()

@@ -343,6 +343,13 @@ class Tile(QFrame):
                 self._show_position(worker.position_s)
         elif event.state is SourceState.RECONNECTING:
             self.view.placeholder = "reconnecting…"
+        elif event.state in (SourceState.CONNECTING, SourceState.DISCONNECTED) \
+                and not self.view.has_frame():
+            # a camera that is down at the start: say why, and that it is being retried
+            reason = event.message.rpartition("(last attempt: ")[2].rstrip(")") \
+                if "last attempt" in event.message else event.message
+            self.view.placeholder = "connecting…" if event.message.startswith("opening") \
+                else f"waiting for the source: {reason}"
         self.refresh_status()
 
     def _on_problem(self, worker: StreamWorker, message: str) -> None:
