@@ -1,5 +1,6 @@
 """`deepfake-monitor export` and `inspect`, registered through the `deepfake_monitor.commands`
-entry point. Registering imports only argparse; handlers import TensorFlow/ONNX when they run.
+entry point. Registering imports only argparse; `export` imports TensorFlow/ONNX when it runs,
+`inspect` only ONNX Runtime (it works in the runtime install, which has neither).
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def _shape(dims: list[Any]) -> str:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from .keras_export import describe
+    from .model_info import describe  # ONNX Runtime only: the runtime install has no onnx
 
     info = describe(args.model)
     if args.json:
