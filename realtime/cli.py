@@ -20,7 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .argtypes import PROG, add_verbose, count, positive, positive_int, probability, sample_fps
+from .argtypes import (
+    PROG,
+    Parser,
+    add_verbose,
+    count,
+    positive,
+    positive_int,
+    probability,
+    sample_fps,
+    state_ranges,
+)
 from .errors import UserError
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -98,7 +108,7 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     """The whole command line; `plugins=False` leaves out the other subpackages' commands."""
     from .scan import DEFAULT_SCAN_FPS
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG,
         description="Real-time deepfake video analyzer: a fake-probability meter for every "
                     "face, and a verdict per video.",
@@ -122,6 +132,11 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     scan.add_argument("--sample-fps", type=sample_fps, default=DEFAULT_SCAN_FPS, metavar="FPS",
                       help="frames analysed per second of video, or 'all' for every frame "
                            "(default: %(default)s)")
+    scan.add_argument("--labels", metavar="PATH.csv",
+                      help="CSV of known answers, columns 'path,label' (path relative to the "
+                           "CSV's folder or absolute; label 1/0 or fake/real), optionally "
+                           "'kind' and 'source': prints and reports the model's AUC, EER and "
+                           "rates at the threshold on these videos, overall and per group")
     _add_common(scan)
 
     watch = sub.add_parser(
@@ -177,6 +192,7 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     _add_bench(sub)
     if plugins:
         _add_plugin_commands(sub)
+    state_ranges(parser)
     return parser
 
 
@@ -287,18 +303,50 @@ def _progress_hook(console: Any) -> tuple[Any, Callable[[str, int | None], Calla
 
 
 def _shorten(text: str, width: int) -> str:
-    """Keep the end of a long path: the file name is what tells videos apart."""
-    return text if len(text) <= width else "…" + text[-(width - 1) :]
+    """Fit a path into `width` by shortening its folders from the left: the file name, which
+    tells videos apart, stays whole (even where it alone is wider)."""
+    if len(text) <= width:
+        return text
+    head, _, name = text.rpartition("/")
+    if not head:
+        return text
+    folders = head.split("/")
+    kept = ""
+    while folders and len(f"…/{folders[-1]}/{kept}{name}") <= width:
+        kept = f"{folders.pop()}/{kept}"
+    return f"…/{kept}{name}"
+
+
+def _check_scan_outputs(args: argparse.Namespace) -> None:
+    """Every output of a scan refused in one line before any work, not after it."""
+    from .outputs import check_output_dir, check_output_file
+
+    paths = [check_output_file(text, f"--{option}").resolve()
+             for option, text in (("json", args.json), ("csv", args.csv)) if text and text != "-"]
+    if len(paths) == 2 and paths[0] == paths[1]:
+        raise UserError(f"--json and --csv name the same file: {args.json}")
+    if args.annotate:
+        check_output_dir(args.annotate, "--annotate")
+
+
+def _warn_paths(what: str, paths: Sequence[str], limit: int = 5) -> None:
+    if paths:
+        shown = ", ".join(paths[:limit]) + (f", … ({len(paths) - limit} more)"
+                                            if len(paths) > limit else "")
+        print(f"{PROG}: warning: {len(paths)} {what}: {shown}", file=sys.stderr)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from .labelled_metrics import LabelledVideo, labelled_metrics, metrics_table, read_labels
     from .pipeline import AnalysisConfig
     from .report import VideoReport, report_dict, write_csv, write_json
     from .scan import expand_inputs, scan_files, start_source
 
+    _check_scan_outputs(args)
+    labels = read_labels(args.labels) if args.labels else None
     err = Console(stderr=True)
     files, problems = expand_inputs(args.inputs)
     for problem in problems:
@@ -306,6 +354,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if not files:
         print(f"{PROG}: error: no video to analyse", file=sys.stderr)
         return EXIT_UNUSABLE
+    if labels is not None:
+        if not any(labels.lookup(f) for f in files):
+            raise UserError(f"--labels {args.labels}: none of the {len(files)} video(s) to scan "
+                            "is in it (its paths are relative to the CSV's own folder)")
+        scanned = {f.resolve() for f in files}
+        _warn_paths("labelled video(s) are not among the inputs",
+                    [str(p) for p in labels.labels if p not in scanned])
+        _warn_paths("video(s) to scan have no label and are left out of the metrics",
+                    [str(f) for f in files if labels.lookup(f) is None])
     # Decoding of the first file starts before the models load: start-up runs on one core,
     # and the other one can fill the source's buffer meanwhile.
     first = start_source(files[0], args.sample_fps)
@@ -317,10 +374,16 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise
     config = AnalysisConfig(threshold=threshold)
     progress, hook = _progress_hook(err)
-    reports: list[VideoReport] = []
+    # Inputs that name no video are in the report too, as errors: nothing given goes missing.
+    reports: list[VideoReport] = [
+        VideoReport(path=p.path, threshold=threshold).finish(error=f"{p.path}: {p.reason}")
+        for p in problems
+    ]
+    scanned_reports: list[VideoReport] = []
 
     def on_report(report: VideoReport) -> None:
         reports.append(report)
+        scanned_reports.append(report)
         if report.status == "error":
             message = report.error or "unknown error"
             if not message.startswith(report.path):
@@ -336,17 +399,33 @@ def cmd_scan(args: argparse.Namespace) -> int:
                        progress=hook, on_report=on_report, first_source=first)
     except KeyboardInterrupt:
         interrupted = True
-        print(f"{PROG}: interrupted; reporting the {len(reports)} finished file(s)",
+        print(f"{PROG}: interrupted; reporting the {len(scanned_reports)} finished file(s)",
               file=sys.stderr)
     finally:
         service.stop()
 
+    label_of: dict[str, str | None] | None = None
+    metrics = None
+    if labels is not None:
+        label_of, labelled = {}, []
+        for r in reports:
+            found = labels.lookup(r.path)
+            label_of[r.path] = None if found is None else ("fake" if found.fake else "real")
+            if found is not None:
+                labelled.append(LabelledVideo(r.path, found.fake, r.score, r.status,
+                                              found.kind, found.source))
+        done = {Path(r.path).resolve() for r in reports}
+        metrics = labelled_metrics(
+            labelled, threshold, labels,
+            unlabelled=[r.path for r in scanned_reports if label_of[r.path] is None],
+            not_scanned=[str(p) for p in labels.labels if p not in done])
+
     model = service.classifier.contract.summary()
     if args.json == "-":
-        json.dump(report_dict(model, reports), sys.stdout, indent=2)
+        json.dump(report_dict(model, reports, label_of, metrics), sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.json:
-        write_json(Path(args.json), model, reports)
+        write_json(Path(args.json), model, reports, label_of, metrics)
     if args.csv:
         write_csv(Path(args.csv), reports)
 
@@ -354,7 +433,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     path_width = max(20, console.width - 48)
     table = Table(title=f"deepfake-monitor scan — {service.classifier.name} "
                         f"(threshold {threshold:.2f})")
-    table.add_column("video", no_wrap=True)
+    table.add_column("video", overflow="fold")  # a file name too wide folds, never cut
     for col in ("status", "verdict", "score", "faces", "frames"):
         table.add_column(col, justify="right" if col in ("score", "faces", "frames") else "left")
     for r in reports:
@@ -364,6 +443,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         table.add_row(_shorten(r.path, path_width), r.status, f"[{style}]{verdict}[/]", score,
                       str(len(r.tracks)), str(r.frames_analyzed))
     console.print(table)
+    if metrics is not None:
+        console.print(metrics_table(metrics))
 
     if interrupted:
         return EXIT_INTERRUPTED
@@ -374,11 +455,14 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     from .events import EventLog
+    from .outputs import check_output_file
     from .pipeline import AnalysisConfig
     from .sources import SourceKind, parse_source
     from .tracking import SmoothingConfig
     from .watch import WatchSession
 
+    if args.events:
+        check_output_file(args.events, "--events", append=True)
     specs = []
     failures = 0
     for text in args.sources:
@@ -429,6 +513,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     from .backend import parse_providers
     from .bench import PARTS, BenchConfig, render, run_bench
+    from .outputs import atomic_write, check_output_file
+
+    if args.json and args.json != "-":
+        check_output_file(args.json, "--json")
 
     def pick(value: float | None, normal: float, quick: float) -> float:
         return value if value is not None else (quick if args.quick else normal)
@@ -453,7 +541,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         json.dump(result.to_dict(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.json:
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        atomic_write(Path(args.json),
+                     lambda fh: fh.write(json.dumps(result.to_dict(), indent=2) + "\n"))
     render(result, err if args.json == "-" else Console())
     return EXIT_OK
 

@@ -212,3 +212,204 @@ def test_cli_as_a_process_prints_no_traceback(media: dict[str, Path], tmp_path: 
     for option in ("--json", "--csv", "--annotate", "--sample-fps", "--model", "--threshold",
                    "--providers"):
         assert option in help_text
+
+
+def test_missing_inputs_are_in_the_report_as_errors(
+    media: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "r.json"
+    missing = tmp_path / "nonexistent.mp4"
+    code, out, err = run_scan(capsys, str(missing), str(media["real"]),
+                              "--model", str(media["model"]), "--json", str(path))
+    assert code == 1
+    videos = {v["path"]: v for v in json.loads(path.read_text())["videos"]}
+    assert set(videos) == {str(missing), str(media["real"])}
+    gone = videos[str(missing)]
+    assert gone["status"] == "error" and "no such file or folder" in gone["error"]
+    assert gone["score"] is None and gone["verdict"] is None and gone["frames_analyzed"] == 0
+    assert videos[str(media["real"])]["status"] == "ok"
+    assert "nonexistent.mp4" in out  # in the summary table too
+    assert len([ln for ln in err.splitlines() if "nonexistent.mp4" in ln]) == 1, err
+
+
+def test_summary_table_keeps_file_names_whole(
+    media: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = tmp_path / "a_rather_long_folder_name" / "another_long_folder_name" / "devset_videos"
+    deep.mkdir(parents=True)
+    clip = deep / "liveportrait-driving-d3.mp4"
+    clip.write_bytes(media["real"].read_bytes())
+    code, out, err = run_scan(capsys, str(clip), "--model", str(media["model"]))
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if "liveportrait-driving-d3.mp4" in line)
+    assert "…/" in row and "/liveportrait-driving-d3.mp4" in row  # folders shortened
+
+
+def _labels_csv(path: Path, rows: list[tuple[str, ...]], header: str) -> Path:
+    path.write_text(header + "\n" + "".join(",".join(r) + "\n" for r in rows))
+    return path
+
+
+def test_labels_give_auc_eer_and_rates_of_the_scanned_videos(
+    media: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    root = media["root"]
+    bad = _bad_files(tmp_path / "bad", media["real"])
+    extra = tmp_path / "unlabelled.mp4"
+    extra.write_bytes(media["real"].read_bytes())
+    # paths relative to the CSV's folder (not the working directory), or absolute
+    labels = _labels_csv(root / "labels.csv", [
+        ("clips/real.mp4", "0", "original"),
+        ("clips/nested/reddened.mp4", "fake", "reddened"),
+        ("empty.mp4", "1", "reddened"),
+        (str(bad["zero"]), "real", "original"),
+        ("clips/missing.mp4", "1", "reddened"),
+    ], "path,label,kind")
+    monkeypatch.chdir(tmp_path)
+    report_path = tmp_path / "r.json"
+    code, out, err = run_scan(
+        capsys, str(media["clips"]), str(media["empty"]), str(bad["zero"]), str(extra),
+        "--model", str(media["model"]), "--labels", str(labels), "--json", str(report_path))
+    assert code == 1  # the zero-byte file
+    warnings = [ln for ln in err.splitlines() if "warning" in ln]
+    assert any("1 labelled video(s) are not among the inputs" in w and "missing.mp4" in w
+               for w in warnings), err
+    assert any("1 video(s) to scan have no label" in w and "unlabelled.mp4" in w
+               for w in warnings), err
+    report = json.loads(report_path.read_text())
+    videos = {Path(v["path"]).name: v for v in report["videos"]}
+    assert videos["real.mp4"]["label"] == "real" and videos["reddened.mp4"]["label"] == "fake"
+    assert videos["unlabelled.mp4"]["label"] is None
+    m = report["metrics"]
+    assert m["labels"] == str(labels) and m["threshold"] == videos["real.mp4"]["threshold"]
+    overall = m["overall"]
+    assert (overall["videos"], overall["fakes"], overall["reals"]) == (4, 2, 2)
+    assert (overall["scored"], overall["no_face"], overall["errors"]) == (2, 1, 1)
+    assert [Path(p).name for p in m["no_face"]] == ["empty.mp4"]
+    assert [Path(p).name for p in m["errors"]] == ["zero.mp4"]
+    assert [Path(p).name for p in m["unlabelled"]] == ["unlabelled.mp4"]
+    assert [Path(p).name for p in m["labelled_not_scanned"]] == ["missing.mp4"]
+    scored = [videos["real.mp4"], videos["reddened.mp4"]]
+    expected_auc = roc_auc_score([v["label"] == "fake" for v in scored],
+                                 [v["score"] for v in scored])
+    assert overall["auc"] == pytest.approx(expected_auc, abs=1e-4)
+    assert overall["accuracy"] == np.mean([v["verdict"] == v["label"] for v in scored])
+    assert overall["real_flagged"] == float(videos["real.mp4"]["verdict"] == "fake")
+    assert overall["fake_caught"] == float(videos["reddened.mp4"]["verdict"] == "fake")
+    assert set(m["by_kind"]) == {"original", "reddened"} and "by_source" not in m
+    reddened = m["by_kind"]["reddened"]
+    assert reddened["auc_basis"] == "this group's fakes against all reals"
+    assert (reddened["videos"], reddened["no_face"], reddened["auc_reals"]) == (2, 1, 1)
+    assert "labelled videos" in out and "by kind" in out and "AUC" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "no such file"),
+        ("path,label\n", "no labelled video"),
+        ("path,label\nclips/real.mp4,perhaps\n", "is not 1/0 or fake/real"),
+        ("path,label\nelsewhere/real.mp4,1\n", "none of the 1 video(s) to scan is in it"),
+    ],
+)
+def test_unusable_labels_stop_the_scan_before_it_starts(
+    media: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    content: str | None, expected: str,
+) -> None:
+    labels = tmp_path / "labels.csv"
+    if content is not None:
+        labels.write_text(content)
+    report = tmp_path / "r.json"
+    code, out, err = run_scan(capsys, str(media["real"]), "--model", str(media["model"]),
+                              "--labels", str(labels), "--json", str(report))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0] and "labels.csv" in lines[0], err
+    assert not report.exists() and out == ""  # no scan ran
+
+
+def _labelled_scan(capsys: pytest.CaptureFixture[str], tmp_path: Path, rows: list[dict[str, str]],
+                   header: str, *extra: str) -> tuple[dict, str]:
+    columns = header.split(",")
+    labels = _labels_csv(tmp_path / "labels.csv",
+                         [tuple(r[c] for c in columns) for r in rows], header)
+    report_path = tmp_path / "r.json"
+    code, out, err = run_scan(capsys, *(r["path"] for r in rows), "--labels", str(labels),
+                              "--json", str(report_path), *extra)
+    assert code == 0, err
+    assert "warning" not in err, err
+    return json.loads(report_path.read_text()), out
+
+
+def _check_against_sklearn(report: dict) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    videos = [v for v in report["videos"] if v["score"] is not None]
+    y = [v["label"] == "fake" for v in videos]
+    s = [v["score"] for v in videos]
+    overall = report["metrics"]["overall"]
+    assert overall["auc"] == pytest.approx(roc_auc_score(y, s), abs=1e-4)
+    reals = [v for v in videos if v["label"] == "real"]
+    fakes = [v for v in videos if v["label"] == "fake"]
+    assert overall["real_flagged"] == pytest.approx(
+        np.mean([v["verdict"] == "fake" for v in reals]), abs=1e-4)
+    assert overall["fake_caught"] == pytest.approx(
+        np.mean([v["verdict"] == "fake" for v in fakes]), abs=1e-4)
+    assert 0.0 <= overall["eer"] <= 1.0
+
+
+def test_labels_on_real_clips_with_the_bundled_model(
+    shared_media: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from deepfake_monitor.assets import ASSETS_DIR
+
+    videos = shared_media / "videos"
+    real = [videos / n for n in ("liveportrait-driving-d0.mp4", "video-retalking-face1.mp4",
+                                 "tpsmm-driving.mp4")]
+    for clip in real:
+        if not clip.is_file():
+            pytest.skip(f"{clip} is absent")
+    rows = [{"path": str(c), "label": "0", "kind": "real footage"} for c in real]
+    rows.append({"path": str(ASSETS_DIR / "samples" / "astronaut_sbi.mp4"), "label": "1",
+                 "kind": "self-blend"})
+    report, out = _labelled_scan(capsys, tmp_path, rows, "path,label,kind")
+    assert all(v["status"] == "ok" for v in report["videos"])
+    _check_against_sklearn(report)
+    blend = report["metrics"]["by_kind"]["self-blend"]
+    assert blend["auc_basis"] == "this group's fakes against all reals"
+    assert (blend["auc_fakes"], blend["auc_reals"]) == (1, 3)
+    assert "self-blend" in out and "real footage" in out
+
+
+DEVSET = Path(__file__).resolve().parents[2] / "shared" / "devset"
+
+
+def test_labels_on_a_few_devset_clips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A few real deepfakes and their sources, with the dev set's own labels (evaluation data:
+    read in place, never copied)."""
+    import csv
+
+    if not (DEVSET / "labels.csv").is_file():
+        pytest.skip(f"{DEVSET} is absent")
+    with (DEVSET / "labels.csv").open() as fh:
+        all_rows = list(csv.DictReader(fh))
+    picked = [r for r in all_rows if r["path"].startswith("ghost/")
+              or Path(r["path"]).name == "Albica_Johns_0.mp4"]
+    assert len(picked) == 7
+    rows = [{**r, "path": str(DEVSET / r["path"])} for r in picked]
+    report, out = _labelled_scan(capsys, tmp_path, rows, "path,label,source,kind")
+    _check_against_sklearn(report)
+    m = report["metrics"]
+    assert set(m["by_source"]) == {"ai-forever/ghost", "iperov/DeepFaceLive"}
+    ghost = m["by_source"]["ai-forever/ghost"]
+    assert (ghost["fakes"], ghost["reals"]) == (3, 2)
+    assert ghost["auc_basis"] == "this group's fakes and reals"
+    swaps = m["by_kind"]["face-swap (GHOST)"]
+    assert swaps["auc_basis"] == "this group's fakes against all reals"
+    assert (swaps["auc_fakes"], swaps["auc_reals"]) == (3, 3)
+    original = m["by_kind"]["original"]
+    assert original["auc_basis"] == "all fakes against this group's reals"
+    assert "by source" in out and "ai-forever/ghost" in out
