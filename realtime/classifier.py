@@ -48,6 +48,34 @@ def resolve_model_path(path: str | os.PathLike[str] | None) -> Path:
     return bundled
 
 
+def calibrated_logits(contract: ModelContract, outputs: list[np.ndarray]) -> np.ndarray:
+    """Model outputs to the temperature-scaled fake-vs-real logit, float64, shape (N,).
+
+    P(fake) is its sigmoid; explanations (train/saliency.py) measure changes in the logit, which
+    does not saturate.
+    """
+    out = contract.output
+    y = np.asarray(outputs[out.index], np.float64)
+    y = y.reshape(y.shape[0], -1)
+    units = y.shape[1]
+    eps = 1e-7
+    if out.activation == "softmax":
+        p = np.clip(y[:, out.fake_index], eps, 1 - eps)
+        logit = np.log(p) - np.log(np.clip(1 - p, eps, 1))
+    elif out.activation == "sigmoid":
+        p = np.clip(y[:, out.fake_index], eps, 1 - eps)
+        logit = np.log(p) - np.log1p(-p)
+    elif units == 1:
+        logit = y[:, 0]
+    else:
+        # Raw multi-class scores: fake vs the log-sum-exp of every other class.
+        others = np.delete(y, out.fake_index, axis=1)
+        m = others.max(axis=1, keepdims=True)
+        rest = (m + np.log(np.exp(others - m).sum(axis=1, keepdims=True)))[:, 0]
+        logit = y[:, out.fake_index] - rest
+    return logit / contract.temperature
+
+
 class DeepfakeClassifier:
     """Turns face crops into calibrated fake probabilities, as the model's contract says."""
 
@@ -98,26 +126,7 @@ class DeepfakeClassifier:
 
     def postprocess(self, outputs: list[np.ndarray]) -> np.ndarray:
         """Model outputs to calibrated P(fake), shape (N,)."""
-        out = self.contract.output
-        y = np.asarray(outputs[out.index], np.float64)
-        y = y.reshape(y.shape[0], -1)
-        units = y.shape[1]
-        eps = 1e-7
-        if out.activation == "softmax":
-            p = np.clip(y[:, out.fake_index], eps, 1 - eps)
-            logit = np.log(p) - np.log(np.clip(1 - p, eps, 1))
-        elif out.activation == "sigmoid":
-            p = np.clip(y[:, out.fake_index], eps, 1 - eps)
-            logit = np.log(p) - np.log1p(-p)
-        elif units == 1:
-            logit = y[:, 0]
-        else:
-            # Raw multi-class scores: fake vs the log-sum-exp of every other class.
-            others = np.delete(y, out.fake_index, axis=1)
-            m = others.max(axis=1, keepdims=True)
-            rest = (m + np.log(np.exp(others - m).sum(axis=1, keepdims=True)))[:, 0]
-            logit = y[:, out.fake_index] - rest
-        logit = logit / self.contract.temperature
+        logit = calibrated_logits(self.contract, outputs)
         return (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
 
     def predict(self, crops_bgr: np.ndarray) -> np.ndarray:
