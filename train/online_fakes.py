@@ -32,6 +32,7 @@ from deepfake_monitor.realtime.errors import UserError
 log = logging.getLogger(__name__)
 
 REAL, FAKE = 0.0, 1.0
+MIN_MESH_PRESENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,10 @@ def face_outlines(images: Sequence[np.ndarray],
         if face is None:
             out.append(None)
             continue
-        points = mesh.landmarks(image, [face])[0]
-        out.append(np.asarray(points, np.float32)[list(FACE_OVAL), :2])
+        result = mesh.landmarks(image, [face])[0]
+        # Below 0.5 the mesh is not on a face (MediaPipe's own cut-off): keep the fallback.
+        out.append(np.asarray(result.points, np.float32)[list(FACE_OVAL), :2]
+                   if result.presence >= MIN_MESH_PRESENCE else None)
     return out
 
 

@@ -13,7 +13,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from deepfake_monitor.realtime.argtypes import PROG, add_verbose, fraction, positive, positive_int
+from deepfake_monitor.realtime.argtypes import (
+    PROG,
+    add_verbose,
+    fraction,
+    positive,
+    positive_int,
+    ranged,
+)
+
+share = ranged(float, 0.0, 1.0)  # a share of samples: 1 (all of them) is allowed
 
 _BACKBONES = ("inception_resnet_v2", "resnet50", "xception", "efficientnet_b0", "mobilenet_v3",
               "compact", "efficientnet_lite0", "efficientnet_lite2", "mobilenet_v2")
@@ -140,15 +149,21 @@ def register_train(subparsers: Any) -> None:
                    help="epochs without a better validation AUC before stopping")
     p.add_argument("--steps-per-epoch", type=positive_int,
                    help="default: one pass over the training crops")
-    p.add_argument("--online-sbi", type=fraction, default=0.0, metavar="P",
+    p.add_argument("--online-sbi", type=share, default=0.0, metavar="P",
                    help="make a share P of the training fakes fresh at every step, as "
                         "self-blends of the batch's own real crops (pairs each real with a fake "
                         "of the same face; against memorising small datasets); default 0")
-    p.add_argument("--online-swap", type=fraction, default=0.0, metavar="Q",
+    p.add_argument("--online-swap", type=share, default=0.0, metavar="Q",
                    help="make a share Q of those fresh fakes crude face swaps with another "
                         "identity's training crop instead of self-blends; default 0")
     p.add_argument("--online-blend", choices=("paper", "strong"), default="strong",
                    help="strength of those self-blends (default: %(default)s)")
+    p.add_argument("--degrade", action="store_true",
+                   help="also degrade every training crop, real or fake, as cameras and "
+                        "streams do: H.264 round trips at CRF 18-40, low light, colour casts")
+    p.add_argument("--no-mesh", dest="mesh", action="store_false",
+                   help="online fakes' masks from the six detector landmarks, not the face "
+                        "mesh's face oval")
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--no-balance", dest="balance", action="store_false",
                    help="sample crops as they come instead of reals and fakes equally")
@@ -171,7 +186,7 @@ def run_train(args: argparse.Namespace) -> int:
         schedule=args.schedule, patience=args.patience, steps_per_epoch=args.steps_per_epoch,
         augment=args.augment, balance=args.balance, mixed_precision=args.mixed_precision,
         online_sbi=args.online_sbi, online_swap=args.online_swap,
-        online_blend=args.online_blend, seed=args.seed,
+        online_blend=args.online_blend, degrade=args.degrade, mesh=args.mesh, seed=args.seed,
         verbose=2 if args.quiet else 1)
     best = train(config)
     print(f"{PROG}: trained {args.backbone} into {args.out}: best epoch {best['best_epoch']} "

@@ -42,6 +42,10 @@ from deepfake_monitor.realtime.contract import (
 from deepfake_monitor.realtime.errors import UserError
 from deepfake_monitor.train.imagenet_ports import MIN_SIZE, PORTS, build_port
 
+from .online_fakes import Degrade, OnlineBlends
+
+__all__ = ["Degrade", "OnlineBlends"]  # re-exported: they were defined here
+
 log = logging.getLogger(__name__)
 
 FAKE, REAL = 1.0, 0.0  # training labels: fake is the positive class
@@ -49,6 +53,7 @@ MODEL_NAME = "best.keras"
 CONTRACT_NAME = "contract.json"
 CONFIG_NAME = "config.json"
 HISTORY_NAME = "history.csv"
+BACKUP_DIR = "resume"
 
 # name -> (keras.applications constructor, "compact" or "port", preprocessing mode, smallest
 # input side)
@@ -108,6 +113,8 @@ class TrainConfig:
     online_sbi: float = 0.0  # share of training fakes made fresh from the batch's reals
     online_swap: float = 0.0  # share of those fresh fakes that are swaps, not self-blends
     online_blend: str = "strong"  # their sbi.BLEND_PRESETS strength
+    degrade: bool = False  # online_fakes.Degrade (video re-compression, low light, casts)
+    mesh: bool = True  # masks from the face mesh's face oval where the model is bundled
     seed: int = 0
     verbose: int = 1
 
@@ -358,90 +365,14 @@ def make_dataset(samples: Sequence[Sample], size: int, batch_size: int, *, train
         .prefetch(auto)
 
 
-class OnlineBlends:
-    """Endless (crop, label) pairs: a real training crop, then a fake -- with chance `share` a
-    NEW fake of that very crop (a self-blend, or with chance `swap` a crude swap with another
-    identity's training crop), else one of the dataset's fakes.
-
-    Why: a network trained from scratch on a few hundred real faces learns them by heart
-    ("not one of the reals I know"), and a fixed set of fakes is memorised as well. A fresh
-    random blend of the same face at every step leaves the blend as the only thing that tells
-    the pair apart (the SBI paper's recipe). The face's landmarks in each real crop come from
-    the engine's detector, run once; crops without a detected face pair with dataset fakes.
-    """
-
-    def __init__(self, reals: Sequence[Sample], fakes: Sequence[Sample], size: int,
-                 share: float, blend: str = "strong", seed: int = 0, swap: float = 0.0) -> None:
-        from deepfake_monitor.realtime.detector import FaceDetector
-
-        from .sbi import BLEND_PRESETS
-
-        if blend not in BLEND_PRESETS:
-            raise UserError(f"unknown blend strength {blend!r}")
-        self.reals, self.fakes, self.size, self.share = list(reals), list(fakes), size, share
-        self.swap = swap
-        self.blend = BLEND_PRESETS[blend]
-        self.rng = np.random.default_rng(seed)
-        detector = FaceDetector("full", min_score=0.3)
-        self.faces = []
-        for s in self.reals:
-            found = detector.detect(self._read(s.path)) if share > 0 else []
-            self.faces.append(max(found, key=lambda f: f.width * f.height) if found else None)
-        log.info("online fakes: a face found in %d of %d real training crops",
-                 sum(f is not None for f in self.faces), len(self.faces))
-        self.with_face = [i for i, f in enumerate(self.faces) if f is not None]
-
-    def _read(self, path: str) -> np.ndarray:
-        import cv2
-
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            raise UserError(f"{path}: unreadable crop")
-        if image.shape[:2] != (self.size, self.size):
-            image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        return image
-
-    def __call__(self) -> Any:
-        import cv2
-
-        from .sbi import face_swap, self_blend
-
-        rgb = cv2.COLOR_BGR2RGB
-        while True:
-            i = int(self.rng.integers(len(self.reals)))
-            real = self._read(self.reals[i].path)
-            yield cv2.cvtColor(real, rgb), np.float32(REAL)
-            face = self.faces[i]
-            donor = self._donor(i) if self.rng.random() < self.swap else None
-            if face is not None and self.rng.random() < self.share:
-                if donor is None:
-                    fake = self_blend(real, face, self.rng, self.blend).image
-                else:
-                    fake = face_swap(real, face, self._read(self.reals[donor].path),
-                                     self.faces[donor], self.rng, self.blend).image
-            else:
-                fake = self._read(self.fakes[int(self.rng.integers(len(self.fakes)))].path)
-            yield cv2.cvtColor(fake, rgb), np.float32(FAKE)
-
-    def _donor(self, i: int) -> int | None:
-        """Another identity's real crop with a face (None: no such crop after a few tries)."""
-        if not self.with_face:
-            return None
-        me = self.reals[i].identity or self.reals[i].video_id
-        for _ in range(8):
-            j = self.with_face[int(self.rng.integers(len(self.with_face)))]
-            if (self.reals[j].identity or self.reals[j].video_id) != me:
-                return j
-        return None
-
-
 def online_dataset(samples: Sequence[Sample], size: int, batch_size: int, share: float,
                    blend: str, augment: Augment | None, seed: int,
-                   swap: float = 0.0) -> tf.data.Dataset:
+                   swap: float = 0.0, degradations: Degrade | None = None,
+                   mesh: bool = True) -> tf.data.Dataset:
     """Training batches from `OnlineBlends` (see there), augmented like `make_dataset`'s."""
     source = OnlineBlends([s for s in samples if s.label == REAL],
                           [s for s in samples if s.label == FAKE], size, share, blend, seed,
-                          swap=swap)
+                          swap=swap, degradations=degradations, mesh=mesh)
     ds = tf.data.Dataset.from_generator(source, output_signature=(
         tf.TensorSpec((size, size, 3), tf.uint8), tf.TensorSpec((), tf.float32)))
 
@@ -512,11 +443,17 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     train_set, val_set = read_manifest(faces, "train"), read_manifest(faces, "val")
     counts = {"train": _counts(train_set), "val": _counts(val_set)}
     for split, c in counts.items():
+        if split == "train" and config.online_sbi >= 1.0 and c["real"]:
+            continue  # every training fake is made online from the real crops
         if not (c["real"] and c["fake"]):
             raise UserError(f"{faces}: the {split} split needs real and fake crops, has "
                             f"{c['real']} real and {c['fake']} fake")
-    if (run / MODEL_NAME).exists():
+    backup = run / BACKUP_DIR
+    resuming = backup.is_dir() and any(backup.iterdir())
+    if (run / MODEL_NAME).exists() and not resuming:
         raise UserError(f"{run}: already holds a trained model; use another --out")
+    if resuming:
+        log.info("%s: resuming the interrupted run from its last finished epoch", run)
     run.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     gpu = _has_gpu()
@@ -554,17 +491,24 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     if config.online_sbi > 0:
         train_ds = online_dataset(train_set, size, config.batch_size, config.online_sbi,
                                   config.online_blend, augment, config.seed,
-                                  swap=config.online_swap)
+                                  swap=config.online_swap,
+                                  degradations=Degrade() if config.degrade else None,
+                                  mesh=config.mesh)
     else:
         train_ds = make_dataset(train_set, size, config.batch_size, train=True,
                                 augment=augment, balance=config.balance, seed=config.seed)
     val_ds = make_dataset(val_set, size, config.batch_size, train=False)
+    best_so_far = _best_logged(run / HISTORY_NAME) if resuming else None
     cbs: list[keras.callbacks.Callback] = [
+        # Every epoch's weights, optimizer state and epoch number: a rerun of the same command
+        # resumes after the last finished epoch (removed once training ends).
+        keras.callbacks.BackupAndRestore(str(backup)),
         keras.callbacks.ModelCheckpoint(str(run / MODEL_NAME), monitor="val_auc", mode="max",
-                                        save_best_only=True),
+                                        save_best_only=True,
+                                        initial_value_threshold=best_so_far),
         keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=config.patience,
                                       restore_best_weights=True),
-        keras.callbacks.CSVLogger(str(run / HISTORY_NAME)),
+        keras.callbacks.CSVLogger(str(run / HISTORY_NAME), append=resuming),
         keras.callbacks.TerminateOnNaN(),
     ]
     if config.schedule == "plateau":
@@ -576,14 +520,32 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
                         shuffle=False)  # the tf.data pipeline shuffles; Keras would warn
     if not (run / MODEL_NAME).exists():  # val AUC never improved (NaN): keep the last model
         model.save(run / MODEL_NAME)
-    aucs = history.history.get("val_auc", [])
+    logged = _read_history(run / HISTORY_NAME)  # every epoch, also those before a resume
+    aucs = [float(r["val_auc"]) for r in logged if r.get("val_auc")] \
+        or history.history.get("val_auc", [])
     best = int(np.nanargmax(aucs)) if aucs and not np.all(np.isnan(aucs)) else len(aucs) - 1
-    result = {k: float(v[best]) for k, v in history.history.items() if best >= 0}
+    result = ({k: float(v) for k, v in logged[best].items() if k != "epoch" and v}
+              if logged and best >= 0 else
+              {k: float(v[best]) for k, v in history.history.items() if best >= 0})
     result["best_epoch"] = best + 1
     result["epochs_run"] = len(aucs)
     resolved["best"] = result
     (run / CONFIG_NAME).write_text(json.dumps(resolved, indent=2) + "\n", encoding="utf-8")
     return result
+
+
+def _read_history(path: Path) -> list[dict[str, str]]:
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _best_logged(path: Path) -> float | None:
+    """The best validation AUC of the epochs logged before an interruption."""
+    aucs = [float(r["val_auc"]) for r in _read_history(path) if r.get("val_auc")]
+    aucs = [a for a in aucs if not math.isnan(a)]
+    return max(aucs) if aucs else None
 
 
 def load_model(run: Path) -> keras.Model:
