@@ -119,28 +119,83 @@ class LabelAnnotator:
         return frame
 
 
+def _clock(seconds: float) -> str:
+    """Video time as m:ss.s (h:mm:ss.s past an hour)."""
+    tenths = max(0, round(seconds * 10))
+    minutes, tenth_s = divmod(tenths, 600)
+    hours, minutes = divmod(minutes, 60)
+    sec = f"{tenth_s // 10:02d}.{tenth_s % 10}"
+    return f"{hours}:{minutes:02d}:{sec}" if hours else f"{minutes}:{sec}"
+
+
+def _elide(text: str, size: float, thick: int, width: int) -> str:
+    """`text` shortened in the middle ("ab...yz") to fit `width` pixels."""
+    if cv2.getTextSize(text, FONT, size, thick)[0][0] <= width:
+        return text
+    keep = len(text)
+    while keep > 2:
+        keep -= 1
+        head, tail = text[: (keep + 1) // 2], text[len(text) - keep // 2:]
+        short = f"{head}...{tail}"
+        if cv2.getTextSize(short, FONT, size, thick)[0][0] <= width:
+            return short
+    return "..."
+
+
+def wrap_items(items: Sequence[str], size: float, thick: int, width: int,
+               sep: str = "  ") -> list[str]:
+    """Items laid out in lines no wider than `width` pixels, an item never split (one that is
+    too wide alone is shortened in the middle)."""
+    lines: list[str] = []
+    for item in (_elide(i, size, thick, width) for i in items if i):
+        if lines and cv2.getTextSize(lines[-1] + sep + item, FONT, size, thick)[0][0] <= width:
+            lines[-1] += sep + item
+        else:
+            lines.append(item)
+    return lines
+
+
 @dataclass(frozen=True)
 class HeaderAnnotator:
-    """Stream name, analysed fps, capture-to-result latency and the execution provider."""
+    """A header in the top-left corner, wrapped to the frame's width so that nothing is cut off.
+
+    Live sources: the stream's name, the threshold, analysed fps, capture-to-result latency and
+    the execution provider. Files (`file=True`): the name, the threshold, the video time, the
+    model and `note` (which frames were analysed): processing speed says nothing about a file.
+    """
+
+    file: bool = False
+    model: str = ""
+    note: str = ""
+
+    def items(self, result: FrameResult) -> list[str]:
+        thr = f"thr {result.threshold:.2f}"
+        if self.file:
+            return [result.source, thr, _clock(result.t), self.model, self.note]
+        return [result.source, thr, f"{result.analysed_fps:.1f} fps",
+                f"latency {result.latency_s * 1000:.0f} ms", result.provider]
 
     def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         s = _scale(frame)
-        text = (f"{result.source}  {result.analysed_fps:.1f} fps  "
-                f"latency {result.latency_s * 1000:.0f} ms  {result.provider}  "
-                f"thr {result.threshold:.2f}")
         size = 0.55 * s
         thick = max(1, round(s))
-        (tw, th), base = cv2.getTextSize(text, FONT, size, thick)
         pad = int(6 * s)
-        overlay_h = th + base + 2 * pad
-        band = frame[:overlay_h, : min(frame.shape[1], tw + 2 * pad)]
+        lines = wrap_items(self.items(result), size, thick, frame.shape[1] - 2 * pad)
+        (_, th), base = cv2.getTextSize("Ag", FONT, size, thick)
+        step = th + base + pad // 2
+        width = max(cv2.getTextSize(line, FONT, size, thick)[0][0] for line in lines)
+        band = frame[: min(frame.shape[0], pad + step * len(lines) + pad // 2),
+                     : min(frame.shape[1], width + 2 * pad)]
         band[:] = (band.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken, keep the video
-        cv2.putText(frame, text, (pad, pad + th), FONT, size, WHITE, thick, cv2.LINE_AA)
+        for n, line in enumerate(lines):
+            cv2.putText(frame, line, (pad, pad + th + n * step), FONT, size, WHITE, thick,
+                        cv2.LINE_AA)
         return frame
 
 
+# The header first: a face's label near the top edge is drawn over it, not hidden under it.
 DEFAULT_ANNOTATORS: tuple[Annotator, ...] = (
-    BoxAnnotator(), MeterAnnotator(), LabelAnnotator(), HeaderAnnotator(),
+    HeaderAnnotator(), BoxAnnotator(), MeterAnnotator(), LabelAnnotator(),
 )
 
 

@@ -8,15 +8,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
-
 from .classifier import InferenceService
 from .detector import FaceDetector
-from .errors import SourceError, UserError
-from .overlays import annotate
+from .errors import SourceError
+from .overlays import (
+    BoxAnnotator,
+    HeaderAnnotator,
+    LabelAnnotator,
+    MeterAnnotator,
+    annotate,
+)
 from .pipeline import AnalysisConfig, FrameResult, StreamAnalyzer
 from .report import TimelineEntry, VideoReport
 from .sources import SourceKind, SourceSpec, VideoSource, mask_credentials
+from .video_writer import H264Writer
 
 log = logging.getLogger(__name__)
 
@@ -75,28 +80,26 @@ def expected_samples(frame_count: int | None, fps: float, sample_fps: float | No
 
 
 class AnnotatedWriter:
-    """Writes analysed frames with overlays to an MP4, at the analysed frame rate."""
+    """Writes analysed frames with overlays to an MP4 that browsers play (H.264, see
+    video_writer.py), each frame at its own video time: with every frame analysed, the source's
+    frames at its rate; when sampled, the analysed frames at the analysed rate. The header
+    shows the video time, the model, and which of the two it is."""
 
-    def __init__(self, path: Path, fps: float) -> None:
+    def __init__(self, path: Path, fps: float, *, source_fps: float | None = None,
+                 model: str = "") -> None:
         self.path = path
         self.fps = fps
-        self._writer: cv2.VideoWriter | None = None
+        every = source_fps is None or fps >= source_fps
+        note = "every frame" if every else f"{fps:g} of {source_fps:g} fps analysed"
+        self.annotators = (HeaderAnnotator(file=True, model=model, note=note), BoxAnnotator(),
+                           MeterAnnotator(), LabelAnnotator())
+        self._writer = H264Writer(path, fps)
 
     def write(self, result: FrameResult) -> None:
-        frame = annotate(result.image, result)
-        if self._writer is None:
-            h, w = frame.shape[:2]
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
-                                           self.fps, (w, h))
-            if not self._writer.isOpened():
-                raise UserError(f"{self.path}: cannot write the annotated video")
-        self._writer.write(frame)
+        self._writer.write(annotate(result.image, result, self.annotators), result.t)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+        self._writer.close()
 
 
 def annotated_path(out_dir: Path, video: Path, used: set[Path]) -> Path:
@@ -154,7 +157,8 @@ def scan_file(
     advance = progress(str(path), expected_samples(source.frame_count, fps, sample_fps)) \
         if progress else None
     out_fps = min(fps, sample_fps) if sample_fps else fps
-    writer = AnnotatedWriter(annotate_to, out_fps) if annotate_to else None
+    writer = AnnotatedWriter(annotate_to, out_fps, source_fps=fps,
+                             model=service.classifier.name) if annotate_to else None
 
     def on_result(result: FrameResult) -> None:
         report.frames_analyzed += 1

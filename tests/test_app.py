@@ -404,6 +404,17 @@ def test_snapshot_and_recording_keep_the_overlays(make_window, qtbot, clips: dic
     cap.release()
     assert len(frames) >= 10 and frames[0].shape == (360, 640, 3)
     assert f"({len(frames)} frames" in window.last_message
+    # what browsers play: H.264, yuv420p, the index first; frames at their capture times
+    import av
+
+    with av.open(str(mp4)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
+        times = [f.time for f in container.decode(stream)]
+    data = mp4.read_bytes()
+    assert 0 <= data.find(b"moov") < data.find(b"mdat")
+    gaps = np.diff(times)
+    assert (gaps > 0).all() and np.median(gaps) == pytest.approx(1 / 25, abs=0.01)
 
 
 # -- settings, empty state, devices ------------------------------------------------------------

@@ -45,6 +45,7 @@ from ..overlays import (
     WHITE,
     Annotator,
     BoxAnnotator,
+    HeaderAnnotator,
     LabelAnnotator,
     MeterAnnotator,
     annotate,
@@ -60,6 +61,7 @@ from ..sources import (
     mask_credentials,
 )
 from ..tracking import SmoothingConfig
+from ..video_writer import H264Writer
 
 log = logging.getLogger(__name__)
 
@@ -349,29 +351,35 @@ class AnalysisFeed:
 
 
 class Recorder:
-    """Writes frames with their overlays (drawn at full size) to an MP4 on its own thread, so
-    that drawing and encoding never slow the display down. At most `max_queued` frames wait;
-    beyond that frames are dropped (and counted) rather than letting memory grow."""
+    """Writes frames with their overlays (drawn at full size) to an MP4 that browsers play
+    (H.264, video_writer.py) on its own thread, so that drawing and encoding never slow the
+    display down. Each frame is shown at its capture time, so dropped frames and pauses keep
+    real time. At most `max_queued` frames wait; beyond that frames are dropped (and counted)
+    rather than letting memory grow."""
 
     def __init__(self, path: Path, fps: float, name: str, max_queued: int = 64,
-                 on_done: Callable[[Recorder], None] | None = None) -> None:
+                 on_done: Callable[[Recorder], None] | None = None,
+                 annotators: tuple[Annotator, ...] = DEFAULT_ANNOTATORS) -> None:
         self.path = path
         self.on_done = on_done  # called on the recorder's thread once the file is closed
         self.fps = fps if fps > 0 else 25.0
+        self.annotators = annotators
         self.max_queued = max_queued
         self.frames_written = 0
         self.frames_dropped = 0
         self.error: str | None = None
-        self._queue: queue.Queue[tuple[np.ndarray, FrameResult | None] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[np.ndarray, FrameResult | None, float | None] | None] = \
+            queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"recorder:{name}", daemon=True)
         self._thread.start()
 
-    def write(self, image: np.ndarray, view: FrameResult | None) -> None:
-        """A frame as the source delivered it and the overlays to draw on it."""
+    def write(self, image: np.ndarray, view: FrameResult | None, t: float | None = None) -> None:
+        """A frame as the source delivered it, the overlays to draw on it, and when it was
+        captured (seconds on any clock; None: one frame interval after the last)."""
         if self._queue.qsize() >= self.max_queued:
             self.frames_dropped += 1
             return
-        self._queue.put((image, view))
+        self._queue.put((image, view, t))
 
     def finish(self) -> None:
         """No more frames: the thread writes what is queued, closes the file and ends."""
@@ -382,30 +390,22 @@ class Recorder:
         return not self._thread.is_alive()
 
     def _run(self) -> None:
-        writer: cv2.VideoWriter | None = None
-        size: tuple[int, int] | None = None
+        writer = H264Writer(self.path, self.fps)
         try:
             while (item := self._queue.get()) is not None:
                 if self.error:
                     continue
-                image = draw_overlays(*item)
-                if writer is None:
-                    size = (image.shape[1], image.shape[0])
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                    writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
-                                             self.fps, size)
-                    if not writer.isOpened():
-                        self.error = f"cannot write {self.path}"
-                        continue
-                if (image.shape[1], image.shape[0]) != size:
-                    image = cv2.resize(image, size)  # a camera that changed resolution
-                writer.write(image)
+                image, view, t = item
+                # a camera that changed resolution is resized to the first frame's size
+                writer.write(draw_overlays(image, view, annotators=self.annotators), t)
                 self.frames_written += 1
         except Exception as exc:  # a full disk must not pass silently
             self.error = f"cannot write {self.path}: {exc}"
         finally:
-            if writer is not None:
-                writer.release()
+            try:
+                writer.close()
+            except Exception as exc:
+                self.error = self.error or f"cannot write {self.path}: {exc}"
             if self.on_done is not None:
                 self.on_done(self)
 
@@ -605,9 +605,12 @@ class StreamWorker(QObject):
 
     def start_recording(self, path: Path,
                         on_done: Callable[[Recorder], None] | None = None) -> None:
-        source = self._source
+        source, model = self._source, self._model
         fps = source.fps if source is not None else 0.0
-        recorder = Recorder(path, fps, self.name, on_done=on_done)
+        header = HeaderAnnotator(file=self.spec.kind is SourceKind.FILE,
+                                 model=model.service.classifier.name if model else "")
+        recorder = Recorder(path, fps, self.name, on_done=on_done,
+                            annotators=(header, BoxAnnotator(), MeterAnnotator(), LabelAnnotator()))
         with self._lock:
             old, self._recorder = self._recorder, recorder
         if old is not None:
@@ -795,7 +798,8 @@ class StreamWorker(QObject):
             if recorder is not None:
                 with self._lock:
                     result, analyzer = self._result, self._analyzer
-                recorder.write(frame.image, self._overlay_view(frame, result, analyzer))
+                recorder.write(frame.image, self._overlay_view(frame, result, analyzer),
+                               frame.captured_at)
             self._check_analysis()
         with self._lock:
             feed = self._feed if self._source is source else None
