@@ -104,6 +104,17 @@ class MeterAnnotator:
         return frame
 
 
+def face_label(face: FaceResult, threshold: float) -> str:
+    """"#1 P(fake) 43%": a probability, not a verdict; the word FAKE only at or above the
+    threshold, and ALERT once the face has stayed there for the alert time."""
+    text = f"#{face.track} P(fake) {face.p_smooth * 100:.0f}%"
+    if face.p_smooth >= threshold:
+        text += " FAKE"
+    if face.alert:
+        text += " ALERT"
+    return text
+
+
 @dataclass(frozen=True)
 class LabelAnnotator:
     """Track id and smoothed probability above each box."""
@@ -112,10 +123,8 @@ class LabelAnnotator:
         s = _scale(frame)
         for face in result.faces:
             x1, y1, _, _ = _int_box(face, frame)
-            text = f"#{face.track} fake {face.p_smooth * 100:.0f}%"
-            if face.alert:
-                text += " ALERT"
-            _label(frame, text, (x1, y1 - 4), risk_colour(face.p_smooth, result.threshold), s)
+            _label(frame, face_label(face, result.threshold), (x1, y1 - 4),
+                   risk_colour(face.p_smooth, result.threshold), s)
         return frame
 
 

@@ -631,3 +631,16 @@ def test_screenshot_of_the_real_window_under_xvfb(tmp_path: Path) -> None:
     image = cv2.imread(str(out))
     assert image is not None and image.shape[0] >= 700 and image.shape[1] >= 1200
     assert float(image.std()) > 20  # a real picture, not a blank screen
+
+
+def test_meter_text_is_a_probability_and_says_fake_only_at_the_threshold(qtbot) -> None:
+    from deepfake_monitor.realtime.app.widgets import MeterBar
+
+    meter = MeterBar()
+    qtbot.addWidget(meter)
+    meter.set_value(0.43, 0.5)
+    assert meter.text == "P(fake) 43 %"
+    meter.set_value(0.5, 0.5)
+    assert meter.text == "P(fake) 50 %  FAKE"
+    meter.set_value(0.6, 0.7)  # the slider moved above it
+    assert meter.text == "P(fake) 60 %"

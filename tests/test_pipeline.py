@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from conftest import astronaut_frames, write_clip
@@ -14,7 +15,7 @@ from tiny_models import build_redness_model
 
 from deepfake_monitor.realtime.classifier import DeepfakeClassifier, InferenceService
 from deepfake_monitor.realtime.detector import FaceDetector
-from deepfake_monitor.realtime.overlays import annotate, risk_colour
+from deepfake_monitor.realtime.overlays import LabelAnnotator, annotate, risk_colour
 from deepfake_monitor.realtime.pipeline import (
     AlertEvent,
     AnalysisConfig,
@@ -172,3 +173,30 @@ def test_annotate_draws_meters_and_labels(engine, astronaut_bgr: np.ndarray) -> 
     assert red[80:231, 98:103].any()  # the box's left edge, in the alert colour
     assert red[80:231, 222:240].any()  # the meter beside the box
     assert (out[:30, :200] != 90).any()  # the header
+
+
+@pytest.mark.parametrize(("p", "alert", "text"), [
+    (0.43, False, "#3 P(fake) 43%"),  # green: a probability, not a verdict
+    (0.4999, False, "#3 P(fake) 50%"),  # rounds to 50 %, still below the threshold
+    (0.5, False, "#3 P(fake) 50% FAKE"),  # at the threshold counts as fake
+    (0.8, True, "#3 P(fake) 80% FAKE ALERT"),
+])
+def test_labels_say_p_fake_and_fake_only_at_the_threshold(p: float, alert: bool,
+                                                          text: str) -> None:
+    from deepfake_monitor.realtime.overlays import FONT, face_label
+    from deepfake_monitor.realtime.pipeline import FaceResult
+
+    face = FaceResult(track=3, box=(100.0, 120.0, 220.0, 270.0), detection_score=0.9, p=p,
+                      p_smooth=p, peak=p, alert=alert, above_s=2.0 if alert else 0.0)
+    assert face_label(face, 0.5) == text
+    frame = np.full((360, 640, 3), 90, np.uint8)
+    result = FrameResult(source="cam", index=0, t=0.0, captured_at=0.0, done_at=0.05,
+                         image=frame, faces=(face,), threshold=0.5, analysed_fps=12.0,
+                         provider="CPU")
+    out = annotate(frame.copy(), result, (LabelAnnotator(),))
+    # the label's coloured band is as wide as its text: the words are drawn, none cut
+    band = (np.abs(out[80:117].astype(int) - 90).sum(axis=2) > 60).any(axis=0)
+    cols = np.nonzero(band)[0]
+    scale = 0.8  # overlays' text scale at 360 px: max(0.8, height / 720)
+    width = cv2.getTextSize(text, FONT, 0.55 * scale, max(1, round(1.5 * scale)))[0][0]
+    assert cols.min() == 100 and cols.max() - cols.min() == pytest.approx(width + 4, abs=1)

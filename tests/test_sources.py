@@ -466,7 +466,7 @@ def test_unreachable_rtsp_url_is_retried_from_the_first_open() -> None:
     assert messages[3].startswith("attempt 3 in 1 s (last attempt: ")
     assert src.error is not None and src.error.startswith("gave up after 3 attempts in ")
     assert src.error.endswith(": cannot open stream: Connection refused")
-    assert not [m for m in messages + [src.name] if PASSWORD in m]
+    assert not [m for m in [*messages, src.name] if PASSWORD in m]
     stop_quickly(src)
 
 

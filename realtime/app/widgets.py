@@ -414,6 +414,13 @@ class MeterBar(QWidget):
     def colour(self) -> QColor:
         return bgr_colour(risk_colour(self.value, self.threshold))
 
+    @property
+    def text(self) -> str:
+        """A probability, not a verdict: "P(fake) 43 %"; "FAKE" only at or above the
+        threshold."""
+        text = f"P(fake) {self.value * 100:.0f} %"
+        return f"{text}  FAKE" if self.value >= self.threshold else text
+
     def paintEvent(self, event: object) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -435,7 +442,7 @@ class MeterBar(QWidget):
         font.setPixelSize(max(11, int(r.height() * 0.55)))
         painter.setFont(font)
         painter.setPen(QColor(255, 255, 255))
-        painter.drawText(r, Qt.AlignmentFlag.AlignCenter, f"{self.value * 100:.0f} % fake")
+        painter.drawText(r, Qt.AlignmentFlag.AlignCenter, self.text)
         painter.end()
 
 
