@@ -140,8 +140,8 @@ def _load_legacy(fh: IO[bytes], source: str) -> OrderedDict[str, np.ndarray]:
         if plain() != LEGACY_PROTOCOL:
             raise UserError(f"{source}: unsupported legacy checkpoint protocol")
         sys_info = plain()
-        if not sys_info.get("little_endian", True):
-            raise UserError(f"{source}: big-endian checkpoints are not supported")
+        if not isinstance(sys_info, dict) or not sys_info.get("little_endian", True):
+            raise UserError(f"{source}: only little-endian legacy checkpoints are read")
         obj = plain()
         keys = plain()
         storages: dict[str, np.ndarray] = {}
