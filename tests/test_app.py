@@ -11,6 +11,7 @@ import os
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt creates its application
 
 import json
+import math
 import select
 import shutil
 import signal
@@ -217,9 +218,25 @@ def test_threshold_slider_reaches_the_engine_and_recolours(make_window, qtbot,
     qtbot.waitUntil(lambda: bool(window.active_alerts), timeout=WAIT_MS)
     assert window.banner.isVisible()
 
-    window.threshold_slider.setValue(90)  # and back up: the alert clears
+    # The default hysteresis band (0.05): the slider moved to just above the face's score
+    # keeps its alert; 0.05 above the score, it clears.
+    state = worker.analyzer.smoother.faces[1]
+    p = state.p_smooth  # paused: the score stays
+    inside = math.ceil(p * 100 + 1)  # 0.01 .. 0.02 above p
+    window.threshold_slider.setValue(inside)
+    assert worker.analyzer.threshold == pytest.approx(inside / 100)
+    qtbot.wait(300)  # the GUI handles what the engine reports
+    assert state.alert and window.active_alerts and window.banner.isVisible()
+    assert p < inside / 100 < p + 0.05
+    outside = math.ceil(p * 100 + 5.5)  # more than 0.05 above p
+    window.threshold_slider.setValue(outside)
     qtbot.waitUntil(lambda: not window.active_alerts and not window.banner.isVisible(),
                     timeout=WAIT_MS)
+    assert not state.alert and worker.analyzer.threshold == pytest.approx(outside / 100)
+
+    window.threshold_slider.setValue(90)  # and far up: still no alert
+    qtbot.wait(200)
+    assert not window.active_alerts
     assert worker.analyzer.threshold == pytest.approx(0.9)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +71,23 @@ def test_service_batches_requests_that_wait_together(tmp_path: Path, crops: np.n
 
 
 def test_service_serves_many_threads_correctly(tmp_path: Path, crops: np.ndarray) -> None:
+    """Four streams at once: every answer is its own, and requests that wait together share a
+    session call (never more than max_batch crops)."""
     clf = DeepfakeClassifier(build_redness_model(tmp_path / "m.onnx"))
-    service = InferenceService(clf, max_batch=8, max_pending=4).start()
+    service = InferenceService(clf, max_batch=8, max_pending=4)
+    sizes: list[int] = []
+    predict = clf.predict
+
+    def recording(batch: np.ndarray) -> np.ndarray:
+        if not sizes:  # hold the first call until every stream's first request is in
+            deadline = time.monotonic() + 5  # (2 crops each: in this batch, or waiting)
+            while len(batch) // 2 + service._queue.qsize() < 4 and time.monotonic() < deadline:
+                time.sleep(0.005)
+        sizes.append(len(batch))
+        return predict(batch)
+
+    clf.predict = recording  # type: ignore[method-assign]
+    service.start()
     errors: list[str] = []
 
     def stream(k: int) -> None:
@@ -89,8 +105,46 @@ def test_service_serves_many_threads_correctly(tmp_path: Path, crops: np.ndarray
     service.stop()
     assert not errors
     sent = sum(len(crops[(k + i) % 6 :][:2]) for k in range(4) for i in range(20))
-    assert service.crops_done == sent
-    assert service.batches <= 80
+    assert service.crops_done == sum(sizes) == sent
+    assert service.batches == len(sizes)
+    assert max(sizes) <= 8
+    # the four first requests went in two calls, so at least two of them shared one
+    assert sizes[0] + sizes[1] >= 8 and max(sizes[:2]) >= 4
+    assert len(sizes) < 80
+
+
+def test_several_raw_logits_give_a_softmax_over_the_classes(tmp_path: Path,
+                                                           crops: np.ndarray) -> None:
+    """activation 'logit' with three units: P(fake) is the fake unit's softmax probability
+    against all the others (here units [0, z, 2z] with z the redness logit, fake = unit 2)."""
+    from dataclasses import replace
+
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from tiny_models import redness_contract, redness_graph
+
+    from deepfake_monitor.export.metadata import save_with_contract
+    from deepfake_monitor.realtime.contract import OutputSpec
+
+    graph = redness_graph()
+    z = graph.graph.output[0].name
+    graph.graph.initializer.append(numpy_helper.from_array(np.array([[0.0, 1.0, 2.0]],
+                                                                    np.float32), "units"))
+    graph.graph.node.append(helper.make_node("MatMul", [z, "units"], ["three"]))
+    del graph.graph.output[:]
+    graph.graph.output.append(helper.make_tensor_value_info("three", TensorProto.FLOAT,
+                                                            ["N", 3]))
+    onnx.checker.check_model(graph)
+    contract = replace(redness_contract(), output=OutputSpec(fake_index=2, activation="logit"))
+    clf = DeepfakeClassifier(save_with_contract(graph, contract, tmp_path / "three.onnx"))
+    logit = REDNESS_GAIN * (crop_redness(crops) - REDNESS_CENTRE)
+    want = np.exp(2 * logit) / (1 + np.exp(logit) + np.exp(2 * logit))
+    np.testing.assert_allclose(clf.predict(crops), want, atol=1e-5)
+    # the same model read as if the middle unit were fake
+    contract = replace(contract, output=OutputSpec(fake_index=1, activation="logit"))
+    clf = DeepfakeClassifier(save_with_contract(graph, contract, tmp_path / "middle.onnx"))
+    np.testing.assert_allclose(clf.predict(crops),
+                               np.exp(logit) / (1 + np.exp(logit) + np.exp(2 * logit)), atol=1e-5)
 
 
 def test_stopped_service_fails_pending_requests(tmp_path: Path, crops: np.ndarray) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 from tiny_models import build_redness_model, redness_contract, redness_graph
@@ -132,3 +133,65 @@ def test_valid_model_loads(tmp_path: Path) -> None:
     clf = DeepfakeClassifier(build_redness_model(tmp_path / "ok.onnx", 48))
     assert clf.size == 48
     assert clf.contract.card.name == "redness-test"
+
+
+def _graph_with_input(dims: list, elem: int = onnx.TensorProto.FLOAT) -> onnx.ModelProto:
+    """A real graph whose input has `dims` and element type `elem`; one logit out: the mean
+    pixel value minus 100."""
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("image", elem, dims)
+    y = helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["N", 1])
+    axes = list(range(1, len(dims)))
+    nodes = [helper.make_node("Cast", ["image"], ["f"], to=TensorProto.FLOAT),
+             helper.make_node("ReduceMean", ["f"], ["mean"], axes=axes, keepdims=1),
+             helper.make_node("Reshape", ["mean", "shape"], ["flat"]),
+             helper.make_node("Sub", ["flat", "hundred"], ["logit"])]
+    inits = [onnx.numpy_helper.from_array(np.array([-1, 1], np.int64), "shape"),
+             onnx.numpy_helper.from_array(np.array(100.0, np.float32), "hundred")]
+    graph = helper.make_graph(nodes, "g", [x], [y], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    onnx.checker.check_model(model)
+    return model
+
+
+@pytest.mark.parametrize(
+    ("dims", "elem", "contract_changes", "expected"),
+    [
+        # the graph takes uint8 pixels, the contract says float32 (and the other way round)
+        (["N", 64, 64, 3], onnx.TensorProto.UINT8, {}, "says float32 input but the graph "
+                                                       r"takes tensor\(uint8\)"),
+        (["N", 64, 64, 3], onnx.TensorProto.FLOAT, {"input__dtype": "uint8"},
+         r"says uint8 input but the graph takes tensor\(float\)"),
+        # not an image batch: a flattened vector, and a single image without a batch axis
+        (["N", 12288], onnx.TensorProto.FLOAT, {}, r"4-D image batch, graph has shape \[N, "
+                                                   r"12288\]"),
+        ([64, 64, 3], onnx.TensorProto.FLOAT, {}, r"4-D image batch, graph has shape "
+                                                  r"\[64, 64, 3\]"),
+        # the contract names an output the graph does not have
+        (["N", 64, 64, 3], onnx.TensorProto.FLOAT, {"output__index": 1},
+         r"names output 1 but the graph has 1 output\(s\)"),
+    ],
+)
+def test_contract_that_contradicts_the_graphs_input_or_outputs_is_refused(
+    tmp_path: Path, dims: list, elem: int, contract_changes: dict, expected: str
+) -> None:
+    contract = ModelContract.from_json(_mutated(**contract_changes))
+    path = _save(tmp_path / "m.onnx", _graph_with_input(dims, elem), contract)
+    with pytest.raises(ModelError, match=expected) as err:
+        DeepfakeClassifier(path)
+    assert str(err.value).startswith(f"{path}: ") and "\n" not in str(err.value)
+
+
+def test_uint8_contract_on_a_uint8_graph_loads_and_runs(tmp_path: Path) -> None:
+    """The refusal above is about the mismatch: a uint8 graph with a uint8 contract works, and
+    gets the crop's raw pixels."""
+    contract = ModelContract.from_json(_mutated(input__dtype="uint8"))
+    path = _save(tmp_path / "u8.onnx", _graph_with_input(["N", 64, 64, 3],
+                                                         onnx.TensorProto.UINT8), contract)
+    clf = DeepfakeClassifier(path)
+    crops = np.full((2, 64, 64, 3), 98, np.uint8)
+    crops[1, :32] = 104  # mean 101
+    logits = np.array([-2.0, 1.0]) / contract.temperature  # the graph's mean pixel - 100
+    np.testing.assert_allclose(clf.predict(crops), 1 / (1 + np.exp(-logits)), atol=1e-6)

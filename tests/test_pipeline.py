@@ -3,6 +3,7 @@ and several streams sharing one classifier session."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -48,13 +49,18 @@ def test_file_results_arrive_in_order_with_every_frame(engine, tmp_path: Path,
     results: list[FrameResult] = []
     analyzer = StreamAnalyzer(VideoSource(parse_source(str(clip))), detector, service,
                               AnalysisConfig(threshold=0.5), on_result=results.append)
+    started = time.monotonic()
     analyzer.start()
     assert analyzer.wait(timeout=60)
+    elapsed = time.monotonic() - started
     assert analyzer.error is None
     assert [r.index for r in results] == list(range(40))
     assert all(len(r.faces) == 1 for r in results)
     assert {r.faces[0].track for r in results} == {1}
-    assert all(r.latency_s >= 0 and r.provider == "CPU" for r in results)
+    # capture to result: after the frame was read, within the run, in result order
+    assert all(0 < r.latency_s < elapsed and r.provider == "CPU" for r in results)
+    assert all(a.done_at <= b.done_at for a, b in itertools.pairwise(results))
+    assert [r.t for r in results] == pytest.approx([i / 25 for i in range(40)], abs=1e-3)
     assert not _pipeline_threads()
 
 
@@ -96,23 +102,89 @@ def test_file_frames_detected_in_batches_keep_order_and_boxes(
 
 def test_threshold_change_reaches_alerts_and_colours(engine, tmp_path: Path,
                                                      astronaut_bgr: np.ndarray) -> None:
+    """Lowered mid-stream below the face's score, the threshold raises an alert once the face
+    has stayed above it for alert-after (in video time), with the new threshold in it."""
     detector, service = engine
-    clip = write_clip(tmp_path / "c.mp4", astronaut_frames(astronaut_bgr, n=50))
+    clip = write_clip(tmp_path / "c.mp4", astronaut_frames(astronaut_bgr, n=100))
     alerts: list[AlertEvent] = []
     results: list[FrameResult] = []
-    config = AnalysisConfig(threshold=0.9, smoothing=SmoothingConfig(alert_after_s=0.2))
-    analyzer = StreamAnalyzer(VideoSource(parse_source(str(clip))), detector, service, config,
-                              on_result=results.append, on_alert=alerts.append)
+    config = AnalysisConfig(threshold=0.9, smoothing=SmoothingConfig(alert_after_s=0.4))
+    analyzer = StreamAnalyzer(VideoSource(parse_source(str(clip), live_files=True)), detector,
+                              service, config, on_result=results.append, on_alert=alerts.append)
     analyzer.start()
-    assert analyzer.wait(timeout=60)
-    assert alerts == []  # an untouched face scores ~0.13: no alert at 0.9
-    p = results[-1].faces[0].p_smooth
-    assert risk_colour(p, 0.9) != risk_colour(p, p / 2)
-    # Lower the threshold below the face's score: its alert starts once it has held long enough.
-    analyzer.set_threshold(p / 2)
-    assert analyzer.threshold == pytest.approx(p / 2)
-    state = analyzer.smoother.faces[results[-1].faces[0].track]
-    assert state.above_since is not None
+    try:
+        deadline = time.monotonic() + 20
+        while not (results and results[-1].t > 1.0) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert alerts == []  # an untouched face scores ~0.13: no alert at 0.9
+        p = results[-1].faces[0].p_smooth
+        assert p < 0.3
+        assert risk_colour(p, 0.9) != risk_colour(p, p / 2)
+        analyzer.set_threshold(p / 2)
+        changed_at = analyzer.last_result.t  # type: ignore[union-attr]
+        assert analyzer.threshold == pytest.approx(p / 2)
+        assert analyzer.wait(timeout=30)
+    finally:
+        analyzer.stop()
+    assert [(a.track, a.active) for a in alerts] == [(1, True)]
+    alert = alerts[0]
+    assert alert.threshold == pytest.approx(p / 2) and alert.p_smooth >= p / 2
+    # not before alert-after has passed, and at the first frame after it (1/25 s apart)
+    assert 0.4 <= alert.t - changed_at <= 0.4 + 0.2
+    later = [r for r in results if r.t >= alert.t]
+    assert later and all(r.threshold == pytest.approx(p / 2) and r.faces[0].alert
+                         for r in later)
+
+
+def test_alert_comes_exactly_alert_after_seconds_after_the_score_crosses(
+        engine, tmp_path: Path, astronaut_bgr: np.ndarray) -> None:
+    """Every frame analysed (a file): the alert is raised on the first frame at least
+    alert-after seconds (video time) after the smoothed score first reached the threshold."""
+    detector, service = engine
+    clip = write_clip(tmp_path / "c.mp4", astronaut_frames(astronaut_bgr, n=100, redden_from=30))
+    firsts = {}
+    for after in (0.3, 1.0):
+        alerts: list[AlertEvent] = []
+        results: list[FrameResult] = []
+        config = AnalysisConfig(threshold=0.5, smoothing=SmoothingConfig(alert_after_s=after))
+        analyzer = StreamAnalyzer(VideoSource(parse_source(str(clip))), detector, service,
+                                  config, on_result=results.append, on_alert=alerts.append)
+        analyzer.start()
+        assert analyzer.wait(timeout=60)
+        crossed = next(r.t for r in results if r.faces and r.faces[0].p_smooth >= 0.5)
+        assert all(r.faces[0].p_smooth >= 0.5 for r in results if r.t >= crossed)
+        expected = next(r.t for r in results if r.t - crossed >= after - 1e-9)
+        assert [(a.active, a.t) for a in alerts] == [(True, pytest.approx(expected))]
+        assert all(not r.faces[0].alert for r in results if r.t < expected)
+        firsts[after] = alerts[0].t
+    assert firsts[1.0] - firsts[0.3] == pytest.approx(0.7, abs=0.041)
+
+
+def test_default_hysteresis_band_keeps_an_alert_until_005_below(
+        engine, tmp_path: Path, astronaut_bgr: np.ndarray) -> None:
+    """SmoothingConfig's default band: a threshold moved up to 0.05 above an alerting face's
+    score keeps its alert; beyond that, the alert clears at once."""
+    assert SmoothingConfig().hysteresis == 0.05
+    detector, service = engine
+    clip = write_clip(tmp_path / "c.mp4", astronaut_frames(astronaut_bgr, n=40, redden_from=0))
+    alerts: list[AlertEvent] = []
+    analyzer = StreamAnalyzer(VideoSource(parse_source(str(clip))), detector, service,
+                              AnalysisConfig(threshold=0.5,
+                                             smoothing=SmoothingConfig(alert_after_s=0.2)),
+                              on_alert=alerts.append)
+    analyzer.start()
+    assert analyzer.wait(timeout=60)  # the file ended: the face's state stays as it was
+    assert [a.active for a in alerts] == [True]
+    state = analyzer.smoother.faces[1]
+    p = state.p_smooth
+    assert p > 0.55 and state.alert
+    analyzer.set_threshold(p + 0.049)  # inside the band: the alert holds
+    assert state.alert and len(alerts) == 1
+    analyzer.set_threshold(p + 0.051)  # past it: cleared at once
+    assert not state.alert
+    assert [(a.active, a.threshold) for a in alerts[1:]] == [(False, pytest.approx(p + 0.051))]
+    analyzer.set_threshold(p)  # back at the score: above again, but alert-after starts anew
+    assert not state.alert and len(alerts) == 2
 
 
 def test_stop_mid_stream_ends_every_thread_within_two_seconds(

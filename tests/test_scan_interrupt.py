@@ -1,0 +1,49 @@
+"""An interrupted scan (Ctrl+C) exits 130 and still reports the files it finished."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO, astronaut_frames, wait_for, write_clip
+from tiny_models import build_redness_model
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_ctrl_c_mid_scan_exits_130_and_reports_the_finished_files(
+        tmp_path: Path, astronaut_bgr: np.ndarray) -> None:
+    model = build_redness_model(tmp_path / "redness.onnx")
+    short = write_clip(tmp_path / "short.mp4", astronaut_frames(astronaut_bgr, n=25))
+    long = write_clip(tmp_path / "long.mp4", astronaut_frames(astronaut_bgr, n=1500))
+    report, out = tmp_path / "report.json", tmp_path / "annotated"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deepfake_monitor.realtime.cli", "scan", str(short), str(long),
+         "--model", str(model), "--sample-fps", "all", "--json", str(report),
+         "--annotate", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        # files are scanned in order: once the long file's video exists, the short one is done
+        wait_for(lambda: (out / "long.annotated.mp4").exists() or proc.poll() is not None, 60,
+                 "the second file to start")
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    videos = json.loads(report.read_text())["videos"]
+    assert [v["path"] for v in videos] == [str(short)]
+    assert videos[0]["status"] == "ok" and videos[0]["frames_analyzed"] == 25
