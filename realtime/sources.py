@@ -119,7 +119,9 @@ class Frame:
     source: str  # SourceSpec.name
     index: int  # frame number within the source (files: counting skipped frames)
     t: float  # files (also played live): presentation time in s; else s since start()
-    captured_at: float  # time.monotonic() when read, for capture-to-result latency
+    # time.monotonic() when captured, for capture-to-result latency: files played live and
+    # screens just before the frame is decoded or grabbed, streams and webcams once it arrived
+    captured_at: float
     image: np.ndarray  # BGR uint8 HxWx3, C-contiguous
 
 
@@ -1171,6 +1173,10 @@ class VideoSource:
                 delay = self._t0 + (index + 1) / paced_fps - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return
+            # A file played live or a screen has its frame at hand now: decoding (or the
+            # screenshot) counts in its latency. A stream's or camera's grab() waits for the
+            # frame to arrive, so theirs is taken once it has.
+            before = time.monotonic()
             if not capture.grab():
                 capture = self._after_failure(capture, index)
                 if capture is None:
@@ -1191,7 +1197,8 @@ class VideoSource:
             image = capture.retrieve()
             if image is None:
                 continue
-            accepted, dropped = self._buffer.put(Frame(self.name, index, t, now, image))
+            captured = before if kind in (SourceKind.FILE, SourceKind.SCREEN) else now
+            accepted, dropped = self._buffer.put(Frame(self.name, index, t, captured, image))
             if not accepted:
                 return
             self._step = False
