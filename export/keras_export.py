@@ -32,9 +32,7 @@ notebooks (2-unit softmax head, RGB scaled to [0, 1]) gets its contract made for
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import logging
 import os
 import time
@@ -48,11 +46,10 @@ import numpy as np
 from deepfake_monitor.realtime.contract import ModelContract
 from deepfake_monitor.realtime.errors import ModelError, UserError
 
+from .run_folder import CONTRACT_NAME, MODEL_NAME, run_crops
+
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "best.keras"
-CONTRACT_NAME = "contract.json"
-CONFIG_NAME = "config.json"
 INPUT_NAME = "input"
 DEFAULT_OPSET = 17
 TOLERANCE = 1e-4
@@ -213,40 +210,6 @@ def _fold_captures(onnx_model: Any, concrete: Any) -> None:
 # -- verification ----------------------------------------------------------------------------
 
 
-def run_crops(run: Path | None, size: int, limit: int, *, split: str = "val"
-              ) -> tuple[list[np.ndarray], list[int]]:
-    """Up to `limit` crops (BGR, size x size) of a run's extract split, spread out, and their
-    labels (1 fake, 0 real, -1 unknown)."""
-    import cv2
-
-    if run is None or not (run / CONFIG_NAME).is_file():
-        return [], []
-    try:
-        given = Path(json.loads((run / CONFIG_NAME).read_text(encoding="utf-8"))["faces"])
-    except (KeyError, ValueError, TypeError):
-        return [], []
-    # A relative path is relative to where `train` ran: try here, then beside the run folder.
-    bases = [Path.cwd(), *run.resolve().parents] if not given.is_absolute() else [Path("/")]
-    found = [b / given for b in bases if (b / given / "manifest.csv").is_file()]
-    if not found:
-        log.info("%s: %s crops not found (%s)", run, split, given)
-        return [], []
-    faces = found[0]
-    manifest = faces / "manifest.csv"
-    with manifest.open(newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if r.get("split") == split]
-    picks = [rows[int(i)] for i in np.linspace(0, len(rows) - 1, min(limit, len(rows)))] \
-        if rows else []
-    crops, labels = [], []
-    for row in picks:
-        img = cv2.imread(str(faces / row["crop_path"]), cv2.IMREAD_COLOR)
-        if img is not None:
-            crops.append(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA))
-            label = str(row.get("label", "")).strip().lower()
-            labels.append({"fake": 1, "1": 1, "real": 0, "0": 0}.get(label, -1))
-    return crops, labels
-
-
 def _astronaut_crops(contract: ModelContract, limit: int) -> list[np.ndarray]:
     """Crops of the public-domain astronaut photo at several margins, plain and mirrored."""
     import cv2
@@ -326,7 +289,7 @@ def export(source: str | os.PathLike[str], out: str | os.PathLike[str], *,
     2-unit softmax) makes the contract of an original-notebook model, fake class `fake_index`.
     `tamper` (tests only) edits the converted graph before verification.
     """
-    from . import quantize
+    from . import quantize  # onnxruntime.quantization: only when asked for
     from .metadata import save_with_contract
 
     if fp16 and int8 is not None:

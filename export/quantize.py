@@ -30,6 +30,8 @@ import numpy as np
 from deepfake_monitor.realtime.contract import ModelContract
 from deepfake_monitor.realtime.errors import UserError
 
+from .run_folder import CONFIG_NAME, run_crops
+
 MAX_AUC_CHANGE = 0.005
 MAX_PROB_DIFF = 0.01
 CALIB_LIMIT = 128
@@ -129,8 +131,6 @@ def calibration_crops(calib: str | os.PathLike[str], size: int, limit: int = CAL
                       ) -> tuple[list[np.ndarray], str]:
     """BGR crops (size x size) of a folder of crop images, or of a run's train (else val) crops."""
     import cv2
-
-    from .keras_export import CONFIG_NAME, run_crops
 
     path = Path(calib)
     if not path.is_dir():
