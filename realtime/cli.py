@@ -533,7 +533,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         clip_s=pick(args.clip_seconds, 30.0, 3.0),
         live_s=pick(args.live_seconds, 60.0, 3.0), streams=args.streams,
         streams_s=pick(args.stream_seconds, 30.0, 3.0),
-        repeats=int(pick(args.repeat, 3, 1)),
+        repeats=int(pick(args.repeat, 3, 1)), quick=args.quick,
     )
     err = Console(stderr=True)
     result = run_bench(config, on_part=lambda name: err.print(f"[dim]{PROG} bench: {name}…[/]"))

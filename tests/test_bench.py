@@ -6,8 +6,11 @@ terms agree with the same things measured here, independently of the bench's cod
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -43,10 +46,14 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> tuple[dict[str, Any], int]:
     out = tmp_path_factory.mktemp("bench") / "bench.json"
-    code = main(["bench", str(clip), "--quick", "--live-seconds", "2", "--repeat", "2",
-                 "--stream-seconds", "2", "--streams", "2", "--measure-seconds", "0.05",
-                 "--json", str(out)])
-    return json.loads(out.read_text()), code
+    table = io.StringIO()
+    with contextlib.redirect_stdout(table):
+        code = main(["bench", str(clip), "--quick", "--live-seconds", "2", "--repeat", "2",
+                     "--stream-seconds", "2", "--streams", "2", "--measure-seconds", "0.05",
+                     "--json", str(out)])
+    data = json.loads(out.read_text())
+    data["_table"] = table.getvalue()
+    return data, code
 
 
 def test_every_part_is_reported(quick_run: tuple[dict[str, Any], int]) -> None:
@@ -65,6 +72,25 @@ def test_every_part_is_reported(quick_run: tuple[dict[str, Any], int]) -> None:
     assert all(any(size in label for label in labels) for size in DETECTOR_SIZES)
     assert {t["name"] for t in data["targets"]} >= {"scan whole-process efficiency",
                                                    "speedup over the naive loop"}
+    # --quick: the figures are shown against the goals, but not judged (3 s is no full run)
+    assert data["targets_judged"] is False
+    assert all(t["met"] is None and t["value"] is not None for t in data["targets"])
+    table = " ".join(data["_table"].split())
+    assert "not judged: they apply to the full run, not to --quick" in table
+    met_cells = re.findall(r"│ (yes|no|-) +│\s*$", data["_table"], flags=re.MULTILINE)
+    assert met_cells and set(met_cells) == {"-"}  # the "met" column: never yes or no
+
+
+def test_a_full_run_judges_its_targets() -> None:
+    from deepfake_monitor.realtime.bench import BenchResult, ScanResult, evaluate_targets
+
+    result = BenchResult(machine={}, video={})
+    result.scan = ScanResult(command=[], wall_s=1.0, frames_analysed=10, faces=10,
+                             frames_per_s=10.0, faces_per_s=10.0, efficiency=0.93)
+    assert [(t.name, t.met) for t in evaluate_targets(result)] == [
+        ("scan whole-process efficiency", True)]
+    result.scan.efficiency = 0.85
+    assert [t.met for t in evaluate_targets(result)] == [False]
 
 
 def test_throughputs_are_items_over_seconds(quick_run: tuple[dict[str, Any], int]) -> None:
