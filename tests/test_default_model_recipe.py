@@ -33,3 +33,14 @@ def test_staging_holds_out_whole_identities(shared_media: Path, tmp_path: Path) 
 def test_staging_refuses_a_folder_without_clips(tmp_path: Path) -> None:
     with pytest.raises(recipe.UserError, match="no clips"):
         recipe.stage_sources(tmp_path)
+
+
+def test_clip_threshold_keeps_the_false_alarm_budget() -> None:
+    scores = [0.1, 0.35, 0.52, 0.9, 0.2, 0.61, 0.33, 0.05, 0.44, 0.7]
+    # 5 % of 10 clips is none: the threshold sits just above the highest real clip
+    t = recipe.clip_threshold(scores, 0.05)
+    assert t > 0.9 and sum(s >= t for s in scores) == 0 and t == pytest.approx(0.901)
+    # 20 %: two of them may be flagged, not three
+    t = recipe.clip_threshold(scores, 0.2)
+    assert sum(s >= t for s in scores) == 2 and t <= 0.7
+    assert recipe.clip_threshold(scores, 1.0) == 0.0

@@ -256,3 +256,56 @@ def test_online_blends_pair_each_real_crop_with_a_fresh_fake_of_it(
         changed = np.any(real != fake, axis=2).mean()
         swapped += label == 1.0 and 0.02 < changed < 0.9 and np.array_equal(real[0], fake[0])
     assert swapped >= 14, swapped
+
+
+def test_reals_only_training_with_online_fakes_resumes_after_an_interruption(
+        pipeline: dict[str, Path], tmp_path: Path) -> None:
+    """`--online-sbi 1`: the training split needs no fakes at all (every fake is made from the
+    batch's own crops, degraded alike); and a run stopped after its first epoch picks up at
+    the second when the same command runs again, keeping the first epoch's history."""
+    import keras
+
+    from deepfake_monitor.realtime.errors import UserError
+    from deepfake_monitor.train.training import BACKUP_DIR, TrainConfig, train
+
+    # a copy of the crops whose training split holds reals only
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    (faces / "extract_config.json").write_text(
+        (pipeline["faces"] / "extract_config.json").read_text())
+    with (pipeline["faces"] / "manifest.csv").open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = [r for r in reader if not (r["split"] == "train" and r["label"] == "fake")]
+        fields = reader.fieldnames
+    for r in rows:
+        r["crop_path"] = str((pipeline["faces"] / r["crop_path"]).resolve())
+    with (faces / "manifest.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+    run = tmp_path / "run"
+    config = TrainConfig(faces=str(faces), out=str(run), backbone="compact", weights="none",
+                         epochs=2, steps_per_epoch=2, batch_size=8, online_sbi=1.0,
+                         online_swap=0.5, degrade=True, verbose=0)
+    with pytest.raises(UserError, match="needs real and fake"):
+        train(TrainConfig(**{**config.__dict__, "online_sbi": 0.5}))
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if epoch == 0:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, callbacks=[StopAfterFirstEpoch()])
+    assert (run / BACKUP_DIR).is_dir(), "no resume point after the first epoch"
+    with (run / "history.csv").open() as fh:
+        assert [r["epoch"] for r in csv.DictReader(fh)] == ["0"]
+
+    best = train(config)  # the same settings again: resumes
+    with (run / "history.csv").open() as fh:
+        assert [r["epoch"] for r in csv.DictReader(fh)] == ["0", "1"]
+    assert best["epochs_run"] == 2 and 1 <= best["best_epoch"] <= 2
+    assert not (run / BACKUP_DIR).exists()  # removed once training ended
+    with pytest.raises(UserError, match="already holds a trained model"):
+        train(config)

@@ -1,0 +1,68 @@
+"""Online training pairs (train/online_fakes.py): degradations and face-mesh masks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from deepfake_monitor.realtime.crop import crop_face
+from deepfake_monitor.realtime.detector import FaceDetector
+from deepfake_monitor.train import sbi
+from deepfake_monitor.train.online_fakes import (
+    Degrade,
+    degrade,
+    face_outlines,
+    h264_round_trip,
+)
+
+
+@pytest.fixture(scope="module")
+def face_crop(astronaut_bgr: np.ndarray) -> tuple[np.ndarray, object]:
+    detector = FaceDetector("full")
+    face = detector.detect(astronaut_bgr)[0]
+    crop = crop_face(astronaut_bgr, face, size=160, margin=0.3, align=False)
+    return crop, max(detector.detect(crop), key=lambda f: f.width * f.height)
+
+
+def test_h264_round_trip_degrades_like_a_video_codec(face_crop: tuple) -> None:
+    rgb = cv2.cvtColor(face_crop[0], cv2.COLOR_BGR2RGB)
+    errors = []
+    for crf in (18, 40):
+        out = h264_round_trip(rgb, crf)
+        assert out.shape == rgb.shape and out.dtype == np.uint8
+        errors.append(np.abs(out.astype(int) - rgb).mean())
+    assert 0.3 < errors[0] < errors[1] < 20  # lossy, and more so at a higher CRF
+    odd = h264_round_trip(rgb[:99, :101], 30)  # yuv420p needs even sides: padded and cut back
+    assert odd.shape == (99, 101, 3)
+
+
+def test_degradations_draw_independently_and_leave_shape(face_crop: tuple) -> None:
+    rgb = cv2.cvtColor(face_crop[0], cv2.COLOR_BGR2RGB)
+    rng = np.random.default_rng(0)
+    always = Degrade(h264=1.0, low_light=1.0, cast=1.0)
+    outs = [degrade(rgb, rng, always) for _ in range(3)]
+    assert all(o.shape == rgb.shape and o.dtype == np.uint8 for o in outs)
+    assert all(o.mean() < rgb.mean() for o in outs)  # low light darkens
+    assert not np.array_equal(outs[0], outs[1])  # a new draw each time
+    never = Degrade(h264=0.0, low_light=0.0, cast=0.0)
+    assert np.array_equal(degrade(rgb, rng, never), rgb)
+
+
+def test_mesh_outline_masks_follow_the_face_oval(face_crop: tuple) -> None:
+    crop, face = face_crop
+    outline = face_outlines([crop], [face])[0]
+    assert outline is not None and outline.shape[1] == 2 and len(outline) >= 30
+    hull = cv2.convexHull(outline.astype(np.float32))
+    mask = sbi.base_mask(crop.shape, face, None, "hull", outline=outline)
+    ys, xs = np.nonzero(mask)
+    inside = [cv2.pointPolygonTest(hull, (float(x), float(y)), True) for x, y in
+              zip(xs[::37], ys[::37])]
+    assert min(inside) > -2.0  # the mask stays within the oval (to anti-aliasing)
+    assert mask.sum() > 0.9 * cv2.contourArea(hull)  # and fills it
+    inner = sbi.base_mask(crop.shape, face, None, "inner", outline=outline)
+    assert 0.3 * mask.sum() < inner.sum() < 0.9 * mask.sum()  # drawn in towards the centre
+    # a self-blend in that mask changes the face and leaves the crop's corners alone
+    fake = sbi.self_blend(crop, face, np.random.default_rng(3), outline=outline)
+    changed = np.any(fake.image != crop, axis=2)
+    assert changed[ys, xs].mean() > 0.5 and not changed[:10, :10].any()
