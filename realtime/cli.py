@@ -28,6 +28,7 @@ from .argtypes import (
     positive,
     positive_int,
     probability,
+    ranged,
     sample_fps,
     state_ranges,
 )
@@ -128,7 +129,8 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     scan.add_argument("--csv", metavar="PATH", help="write the per-face timeline as CSV")
     scan.add_argument("--annotate", metavar="DIR",
                       help="write an MP4 per input with the overlays burnt in "
-                           "(at the analysed frame rate)")
+                           "(at the analysed frame rate); with --cluster the workers write "
+                           "them, so DIR must be an absolute path on storage every node sees")
     scan.add_argument("--sample-fps", type=sample_fps, default=DEFAULT_SCAN_FPS, metavar="FPS",
                       help="frames analysed per second of video, or 'all' for every frame "
                            "(default: %(default)s)")
@@ -137,6 +139,11 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
                            "CSV's folder or absolute; label 1/0 or fake/real), optionally "
                            "'kind' and 'source': prints and reports the model's AUC, EER and "
                            "rates at the threshold on these videos, overall and per group")
+    scan.add_argument("--resume", action="store_true",
+                      help="complete the --json report of an earlier, interrupted run: videos "
+                           "already in it with status ok or no-face are kept, not analysed "
+                           "again (run from the same folder as the first run)")
+    _add_cluster(scan, "workers")
     _add_common(scan)
 
     watch = sub.add_parser(
@@ -155,7 +162,8 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
                "retries), the others were watched; 2 nothing could be watched (no usable "
                "source, every source failed before its first frame, bad model or option).",
     )
-    watch.add_argument("sources", nargs="+", metavar="SOURCE")
+    watch.add_argument("sources", nargs="+", metavar="SOURCE",
+                       help="a source, or a .txt file naming one source per line")
     watch.add_argument("--events", metavar="PATH", help="append events as JSON lines here")
     watch.add_argument("--live", action="store_true",
                        help="accept video files as sources, played at their own frame rate")
@@ -174,6 +182,7 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     watch.add_argument("--give-up-after", type=positive, default=None, metavar="SECONDS",
                        help="give a source up once it has been unreachable this long "
                             "(default: never)")
+    _add_cluster(watch, "sources")
     _add_common(watch)
 
     app = sub.add_parser(
@@ -194,6 +203,24 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
         _add_plugin_commands(sub)
     state_ranges(parser)
     return parser
+
+
+def _add_cluster(p: argparse.ArgumentParser, what: str) -> None:
+    g = p.add_argument_group(
+        "Ray cluster (pip install 'deepfake-monitor[cluster]')",
+        "Inputs, --model and --annotate must be on storage every node sees, under the same "
+        "path; every node needs the same deepfake-monitor install.")
+    g.add_argument("--cluster", metavar="ADDRESS",
+                   help="run on a Ray cluster: 'auto' (the cluster this machine belongs to), "
+                        "HOST:PORT of its head, or ray://HOST:PORT (Ray Client)"
+                        + (", one worker per source" if what == "sources" else ""))
+    if what == "workers":
+        g.add_argument("--workers", type=positive_int, metavar="N",
+                       help="cluster workers, each with its own models (default: one per node, "
+                            "or one per --gpus-per-worker share of each node's GPUs)")
+    g.add_argument("--gpus-per-worker", type=ranged(float, 0.0), default=0.0, metavar="G",
+                   help="GPUs each cluster worker reserves and runs its models on; fractions "
+                        "share a GPU (default: %(default)s, CPU only)")
 
 
 BENCH_HELP = """\
@@ -338,11 +365,11 @@ def _warn_paths(what: str, paths: Sequence[str], limit: int = 5) -> None:
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
-    from .labelled_metrics import LabelledVideo, labelled_metrics, metrics_table, read_labels
+    from .labelled_metrics import read_labels
     from .pipeline import AnalysisConfig
-    from .report import VideoReport, report_dict, write_csv, write_json
+    from .report import VideoReport
+    from .resume import Resume
     from .scan import expand_inputs, scan_files, start_source
 
     _check_scan_outputs(args)
@@ -363,15 +390,29 @@ def cmd_scan(args: argparse.Namespace) -> int:
                     [str(p) for p in labels.labels if p not in scanned])
         _warn_paths("video(s) to scan have no label and are left out of the metrics",
                     [str(f) for f in files if labels.lookup(f) is None])
+    resume = Resume.load(args.json, files) if args.resume else None
+    if resume is not None:
+        resume.note(len(files))
+    if args.cluster:
+        return _scan_on_cluster(args, files, problems, labels, resume, err)
+    to_scan = resume.pending(files) if resume is not None else files
     # Decoding of the first file starts before the models load: start-up runs on one core,
     # and the other one can fill the source's buffer meanwhile.
-    first = start_source(files[0], args.sample_fps)
+    first = start_source(to_scan[0], args.sample_fps) if to_scan else None
     try:
         detector, service, threshold = _load_engine(args)
     except BaseException:
         if first is not None:
             first.stop()
         raise
+    if resume is not None:
+        try:
+            resume.check(service.classifier.contract.summary(), threshold)
+        except UserError:
+            service.stop()
+            if first is not None:
+                first.stop()
+            raise
     config = AnalysisConfig(threshold=threshold)
     progress, hook = _progress_hook(err)
     # Inputs that name no video are in the report too, as errors: nothing given goes missing.
@@ -396,13 +437,56 @@ def cmd_scan(args: argparse.Namespace) -> int:
         with progress:
             scan_files(files, detector, service, config, sample_fps=args.sample_fps,
                        annotate_dir=Path(args.annotate) if args.annotate else None,
-                       progress=hook, on_report=on_report, first_source=first)
+                       progress=hook, on_report=on_report, first_source=first,
+                       previous=None if resume is None else resume.previous)
     except KeyboardInterrupt:
         interrupted = True
         print(f"{PROG}: interrupted; reporting the {len(scanned_reports)} finished file(s)",
               file=sys.stderr)
     finally:
         service.stop()
+    return _finish_scan(args, err, labels, problems, reports, scanned_reports,
+                        service.classifier.contract.summary(), service.classifier.name,
+                        threshold, interrupted)
+
+
+def _scan_on_cluster(args: argparse.Namespace, files: Sequence[Path], problems: Sequence[Any],
+                     labels: Any, resume: Any, err: Any) -> int:
+    """`scan --cluster`: the files analysed by the cluster's workers, the same report."""
+    from .cluster import scan_command
+    from .report import VideoReport
+
+    def on_report(report: VideoReport) -> None:
+        if report.status == "error":
+            message = report.error or "unknown error"
+            if not message.startswith(report.path):
+                message = f"{report.path}: {message}"
+            err.print(f"{PROG}: error: {message}", markup=False, highlight=False,
+                      soft_wrap=True)
+
+    outcome = scan_command(args, files, err,
+                           keep=None if resume is None else resume.previous,
+                           check_model=None if resume is None else resume.check,
+                           on_report=on_report)
+    reports = [VideoReport(path=p.path, threshold=outcome.threshold).finish(
+        error=f"{p.path}: {p.reason}") for p in problems]
+    reports += outcome.reports
+    if outcome.interrupted:
+        print(f"{PROG}: interrupted; reporting the {len(outcome.reports)} finished file(s)",
+              file=sys.stderr)
+    return _finish_scan(args, err, labels, problems, reports, outcome.reports, outcome.model,
+                        outcome.model_name, outcome.threshold, outcome.interrupted)
+
+
+def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequence[Any],
+                 reports: list[Any], scanned_reports: list[Any], model: dict[str, Any],
+                 model_name: str, threshold: float, interrupted: bool) -> int:
+    """Metrics, report files, summary table and exit code: a local and a cluster scan's."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .labelled_metrics import LabelledVideo, labelled_metrics, metrics_table
+    from .report import report_dict, write_csv, write_json
 
     label_of: dict[str, str | None] | None = None
     metrics = None
@@ -420,7 +504,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
             unlabelled=[r.path for r in scanned_reports if label_of[r.path] is None],
             not_scanned=[str(p) for p in labels.labels if p not in done])
 
-    model = service.classifier.contract.summary()
     if args.json == "-":
         json.dump(report_dict(model, reports, label_of, metrics), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -431,7 +514,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     console = err if args.json == "-" else Console()
     path_width = max(20, console.width - 48)
-    table = Table(title=f"deepfake-monitor scan — {service.classifier.name} "
+    table = Table(title=f"deepfake-monitor scan — {model_name} "
                         f"(threshold {threshold:.2f})")
     table.add_column("video", overflow="fold")  # a file name too wide folds, never cut
     for col in ("status", "verdict", "score", "faces", "frames"):
@@ -465,7 +548,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         check_output_file(args.events, "--events", append=True)
     specs = []
     failures = 0
-    for text in args.sources:
+    for text in _source_list(args.sources):
         try:
             spec = parse_source(text, live_files=True)
         except UserError as exc:
@@ -477,9 +560,16 @@ def cmd_watch(args: argparse.Namespace) -> int:
                   "live source, or analyse it with 'scan'", file=sys.stderr)
             failures += 1
             continue
+        if args.cluster and spec.kind in (SourceKind.WEBCAM, SourceKind.SCREEN):
+            print(f"{PROG}: error: {spec.name}: a webcam or screen belongs to one machine; "
+                  "watch it without --cluster", file=sys.stderr)
+            failures += 1
+            continue
         specs.append(spec)
     if not specs:
         return EXIT_UNUSABLE
+    if args.cluster:
+        return _watch_on_cluster(args, specs, failures)
     detector, service, threshold = _load_engine(args)
     config = AnalysisConfig(threshold=threshold, pending_frames=2,
                             smoothing=SmoothingConfig(alert_after_s=args.alert_after))
@@ -504,6 +594,61 @@ def cmd_watch(args: argparse.Namespace) -> int:
         print(f"{PROG}: error: {a.name}: {a.error}", file=sys.stderr)
     if len(failed) == len(session.analyzers) and \
             not any(a.source.frames_read for a in session.analyzers):
+        return EXIT_UNUSABLE  # every source failed before its first frame
+    return EXIT_PARTIAL if failures else EXIT_OK
+
+
+def _source_list(texts: Sequence[str]) -> list[str]:
+    """The sources given, a .txt file among them standing for the sources it names, one per
+    line (blank lines and '#' comments skipped)."""
+    sources = []
+    for text in texts:
+        path = Path(text)
+        if path.suffix.lower() != ".txt" or not path.is_file():
+            sources.append(text)
+            continue
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"{text}: cannot read the list of sources ({exc})") from None
+        named = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+        if not named:
+            raise UserError(f"{text}: names no source (one per line)")
+        sources += named
+    return sources
+
+
+def _watch_on_cluster(args: argparse.Namespace, specs: list[Any], failures: int) -> int:
+    """`watch --cluster`: one cluster worker per source, events and status on this driver."""
+    import dataclasses
+
+    from .cluster import ClusterWatch, EngineSpec, WatchSettings, connect, disconnect
+    from .events import EventLog
+    from .sources import SourceKind
+
+    # Workers open files by absolute path; names (what events say) stay as given.
+    specs = [dataclasses.replace(s, target=os.path.abspath(str(s.target)))
+             if s.kind is SourceKind.FILE else s for s in specs]
+    engine = EngineSpec.from_args(args)
+    settings = WatchSettings(args.sample_fps, args.alert_after, args.max_retries,
+                             args.give_up_after)
+    ray = connect(args.cluster, args.verbose)
+    events = EventLog(Path(args.events) if args.events else None)
+    session = ClusterWatch(ray, specs, engine, settings, events,
+                           gpus_per_worker=args.gpus_per_worker,
+                           status_every_s=1.0 if sys.stderr.isatty() else 5.0)
+    stop_signals = _install_stop_signals(session.stop)
+    try:
+        session.run(duration_s=args.duration)
+    finally:
+        _restore_signals(stop_signals)
+        events.close()
+        disconnect(ray)
+    failures += len(session.failed)
+    for name, error in session.errors:
+        print(f"{PROG}: error: {name}: {error}", file=sys.stderr)
+    failures += len(session.errors)
+    if len(session.failed) + len(session.errors) == len(specs) and not session.any_frames:
         return EXIT_UNUSABLE  # every source failed before its first frame
     return EXIT_PARTIAL if failures else EXIT_OK
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .errors import UserError
 from .outputs import atomic_write
 from .verdict import TrackScore, track_scores, verdict, video_score
 
@@ -44,6 +45,25 @@ class VideoReport:
     duration_s: float | None = None
     frames_analyzed: int = 0
     timeline: list[TimelineEntry] = field(default_factory=list)
+    # A video taken over from an earlier report (scan --resume): written again exactly as it
+    # was, since its timeline there is rounded and would not give back the same score.
+    written: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> VideoReport:
+        """A video of an existing JSON report (its `label` is left to the new run)."""
+        if row["status"] not in ("ok", "no-face", "error"):
+            raise ValueError(f"status {row['status']!r}")
+        written = {k: v for k, v in row.items() if k != "label"}
+        timeline = [TimelineEntry(float(e["t"]), int(e["track"]), float(e["p"]),
+                                  tuple(float(v) for v in e["box"]))  # type: ignore[arg-type]
+                    for e in row.get("timeline") or []]
+        duration = row.get("duration_s")
+        return cls(path=str(row["path"]), threshold=float(row["threshold"]),
+                   status=row["status"], error=row.get("error"),
+                   duration_s=None if duration is None else float(duration),
+                   frames_analyzed=int(row.get("frames_analyzed") or 0), timeline=timeline,
+                   written=written)
 
     @property
     def tracks(self) -> list[TrackScore]:
@@ -51,10 +71,14 @@ class VideoReport:
 
     @property
     def score(self) -> float | None:
+        if self.written is not None:
+            return self.written.get("score")
         return None if self.status == "error" else video_score(self.tracks)
 
     @property
     def verdict(self) -> str | None:
+        if self.written is not None:
+            return self.written.get("verdict")
         return verdict(self.score, self.threshold)
 
     def finish(self, error: str | None = None) -> VideoReport:
@@ -68,6 +92,8 @@ class VideoReport:
         return self
 
     def to_dict(self) -> dict[str, Any]:
+        if self.written is not None:
+            return dict(self.written)
         score = self.score
         return {
             "path": self.path,
@@ -102,6 +128,34 @@ def report_dict(model: dict[str, Any], videos: list[VideoReport],
     if metrics is not None:
         data["metrics"] = metrics
     return data
+
+
+@dataclass
+class ExistingReport:
+    """A JSON report an earlier scan wrote (what `scan --resume` completes)."""
+
+    model: dict[str, Any]
+    videos: list[VideoReport]
+
+
+def read_json(path: Path) -> ExistingReport:
+    """The report at `path`; UserError in one line where it is not one `scan --json` wrote."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path}: not a JSON report ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("videos"), list) or \
+            not isinstance(data.get("model"), dict):
+        raise UserError(f"{path}: not a scan report (no 'model' and 'videos')")
+    videos = []
+    for n, row in enumerate(data["videos"], 1):
+        try:
+            videos.append(VideoReport.from_dict(row))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{path}: video #{n} of the report is malformed ({exc!r})") from None
+    return ExistingReport(data["model"], videos)
 
 
 def write_json(path: Path, model: dict[str, Any], videos: list[VideoReport],

@@ -194,14 +194,24 @@ def scan_files(
     progress: ProgressHook | None = None,
     on_report: Callable[[VideoReport], None] | None = None,
     first_source: VideoSource | None = None,
+    previous: Callable[[Path], VideoReport | None] | None = None,
 ) -> list[VideoReport]:
-    """`first_source`: the first file's source from `start_source` (stopped here if unused)."""
+    """`first_source`: the source of the first file to analyse, from `start_source` (stopped
+    here if unused). `previous(path)`: the file's report from an earlier run, kept instead of
+    analysing it again (scan --resume), or None."""
     reports = []
     used: set[Path] = set()
     pending = first_source
     try:
         for path in files:
+            # Named for every file, kept or not, so a resumed run numbers them as the first.
             target = annotated_path(annotate_dir, path, used) if annotate_dir else None
+            kept = previous(path) if previous else None
+            if kept is not None:
+                reports.append(kept)
+                if on_report:
+                    on_report(kept)
+                continue
             source, pending = pending, None
             report = scan_file(path, detector, service, config, sample_fps=sample_fps,
                                annotate_to=target, progress=progress, source=source)

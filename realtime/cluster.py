@@ -1,0 +1,902 @@
+"""`scan --cluster` and `watch --cluster`: the same commands and outputs, the work spread over the
+workers of a running Ray cluster.
+
+scan: one `ScanWorker` actor per worker (one per node by default, or one per GPU share with
+--gpus-per-worker) loads the detector and classifier once and analyses file after file with the
+same `scan_file` a local scan runs. The driver hands files out, two in flight per worker so that
+none waits for a round trip, and writes the reports in input order, exactly as a local scan
+does. A worker that dies (its process, or its whole node) gives its files back to the queue for
+another worker; a file whose workers died MAX_ATTEMPTS times is reported as an error rather
+than crashing workers forever. A file that fails for its own reasons (unreadable, no video) is
+reported once with status error, as locally: `scan_file` puts every such problem in the report.
+
+watch: one `WatchWorker` actor per source runs the usual analyzer for it; the driver polls every
+worker for new events, prints the status line and the alerts, and writes the one --events file.
+A dead worker's source is started again on another node, with `disconnected` and `reconnected`
+events.
+
+Ray is imported here alone, and only under --cluster, so the runtime install does not need it.
+Inputs, --model and --annotate must be on storage every node sees under the same path.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+
+log = logging.getLogger(__name__)
+
+RAY_MISSING = ("--cluster needs Ray, which is not installed: "
+               "pip install 'deepfake-monitor[cluster]'")
+MAX_ATTEMPTS = 3  # workers lost while holding one file before it is reported as an error
+IN_FLIGHT_PER_WORKER = 2  # one analysing, one waiting: no worker idles for a round trip
+WORKER_START_TIMEOUT_S = 600.0  # no worker up for this long: the rest is reported unanalysed
+POLL_S = 0.2
+CONNECT_PROBE_S = 5.0
+
+
+def import_ray() -> Any:
+    """Ray, or the one-line error that says how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError(RAY_MISSING) from None
+    return ray
+
+
+def _probe(address: str) -> None:
+    """Refuse at once an explicit host:port where nothing listens: ray.init would retry it for
+    minutes before giving up."""
+    if address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--cluster {address}: expected HOST:PORT of the cluster's head, "
+                        "ray://HOST:PORT (Ray Client) or 'auto'")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_PROBE_S):
+            pass
+    except OSError as exc:
+        raise UserError(f"--cluster {address}: no Ray cluster reachable there "
+                        f"({exc.strerror or exc})") from None
+
+
+def connect(address: str, verbose: int = 0) -> Any:
+    """The `ray` module, connected as a driver to the cluster at `address`."""
+    from .sources import mask_credentials
+
+    ray = import_ray()
+    _probe(address)
+    try:
+        ray.init(address=address, log_to_driver=verbose > 0,
+                 logging_level=logging.INFO if verbose else logging.WARNING)
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"--cluster {mask_credentials(address)}: cannot connect: "
+                        f"{mask_credentials(first)}") from None
+    return ray
+
+
+def disconnect(ray: Any) -> None:
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+# -- what every worker loads ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """The models every worker loads: the command's options, with paths made absolute (a
+    worker's working folder is not the driver's)."""
+
+    model: str | None = None
+    detector: str = "full"
+    providers: tuple[str, ...] | None = None
+    min_face_score: float = 0.5
+    threshold: float | None = None
+
+    @classmethod
+    def from_args(cls, args: Any) -> EngineSpec:
+        from .backend import parse_providers
+
+        providers = parse_providers(args.providers)
+        model = os.path.abspath(args.model) if args.model else None
+        detector = args.detector if args.detector in ("short", "full") \
+            else os.path.abspath(args.detector)
+        return cls(model, detector, None if providers is None else tuple(providers),
+                   args.min_face_score, args.threshold)
+
+    def load(self) -> tuple[Any, Any, float]:
+        """(detector, started InferenceService, threshold), as the local commands load them."""
+        from .classifier import DeepfakeClassifier, InferenceService
+        from .detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
+
+        providers = None if self.providers is None else list(self.providers)
+        classifier = DeepfakeClassifier(self.model, providers=providers)
+        detector = FaceDetector(self.detector, providers=providers,
+                                min_score=self.min_face_score,
+                                intra_op_threads=PIPELINE_INTRA_OP_THREADS)
+        threshold = self.threshold if self.threshold is not None else \
+            classifier.contract.threshold
+        return detector, InferenceService(classifier).start(), threshold
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """Where a worker runs and what it loaded; `problem`: why it could not load (then the rest
+    is empty)."""
+
+    node_id: str
+    node_ip: str
+    pid: int
+    provider: str = ""
+    model: dict[str, Any] = field(default_factory=dict)
+    model_name: str = ""
+    threshold: float = 0.0
+    problem: str | None = None
+
+    @property
+    def node(self) -> str:
+        """The node as people read it: its address and the start of its id (several nodes
+        may share an address)."""
+        return f"{self.node_ip} {self.node_id[:6]}"
+
+
+def _worker_setup() -> None:
+    """A worker process logs like the CLI: native libraries quiet, credentials masked."""
+    from .sources import mask_credentials
+
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+    class _Mask(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            message = record.getMessage()
+            masked = mask_credentials(message)
+            if masked != message:
+                record.msg, record.args = masked, None
+            return True
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_Mask())
+
+
+def _here(ray: Any) -> tuple[str, str]:
+    context = ray.get_runtime_context()
+    return context.get_node_id(), ray.util.get_node_ip_address()
+
+
+def _load_worker(engine: EngineSpec) -> tuple[Any, WorkerInfo]:
+    """(engine or None, info) of the worker this runs in; a UserError (a model missing on this
+    node) becomes the info's problem, so the driver can say it in one line."""
+    import ray
+
+    _worker_setup()
+    node_id, node_ip = _here(ray)
+    try:
+        detector, service, threshold = engine.load()
+    except UserError as exc:
+        return None, WorkerInfo(node_id, node_ip, os.getpid(), problem=str(exc))
+    classifier = service.classifier
+    return (detector, service, threshold), WorkerInfo(
+        node_id, node_ip, os.getpid(), classifier.backend.providers[0],
+        classifier.contract.summary(), classifier.name, threshold)
+
+
+# -- scan ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """One input: `index` in the input order, `path` as given (what the report says), `target`
+    the absolute path a worker opens, `annotate_to` the absolute path of its annotated MP4."""
+
+    index: int
+    path: str
+    target: str
+    annotate_to: str | None = None
+
+
+@dataclass
+class FileDone:
+    index: int
+    report: Any  # VideoReport
+    node: str
+    seconds: float  # on the worker, from the file's opening to its report
+
+    @property
+    def faces(self) -> int:
+        return len(self.report.timeline)
+
+
+class ScanWorker:
+    """A Ray actor: the detector and classifier loaded once, then file after file."""
+
+    def __init__(self, engine: EngineSpec, sample_fps: float | None) -> None:
+        self.engine, self.info_ = _load_worker(engine)
+        self.sample_fps = sample_fps
+
+    def info(self) -> WorkerInfo:
+        return self.info_
+
+    def scan(self, job: FileJob) -> FileDone:
+        from .pipeline import AnalysisConfig
+        from .scan import scan_file
+
+        if self.engine is None:
+            raise RuntimeError(self.info_.problem)
+        detector, service, threshold = self.engine
+        started = time.perf_counter()
+        annotate = Path(job.annotate_to) if job.annotate_to else None
+        if annotate is not None:
+            annotate.parent.mkdir(parents=True, exist_ok=True)
+        report = scan_file(Path(job.target), detector, service, AnalysisConfig(threshold),
+                           sample_fps=self.sample_fps, annotate_to=annotate)
+        # The report names the input as it was given, as a local scan's does.
+        report.path = job.path
+        if report.error and job.target != job.path:
+            report.error = report.error.replace(job.target, job.path)
+        return FileDone(job.index, report, self.info_.node, time.perf_counter() - started)
+
+
+@dataclass
+class _Worker:
+    handle: Any
+    node_id: str  # where it was asked to run
+    info_ref: Any = None
+    info: WorkerInfo | None = None
+    running: int = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.info_ref is None and self.info is not None
+
+
+@dataclass
+class ScanRun:
+    """What `ClusterScanner.run` got back; `driver_cpu_s`: this process's CPU time over it."""
+
+    done: dict[int, FileDone] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)  # index -> why no report came back
+    interrupted: bool = False
+    wall_s: float = 0.0
+    driver_cpu_s: float = 0.0
+    lost_workers: int = 0
+
+
+def plan_workers(nodes: Sequence[dict[str, Any]], workers: int | None,
+                 gpus_per_worker: float) -> list[str]:
+    """The node id of each worker to start: one per node (per GPU share with
+    `gpus_per_worker`), or `workers` of them spread round-robin; nodes other than the head,
+    which also runs the driver, come first."""
+    slots: list[tuple[str, int]] = []
+    for node in sorted(nodes, key=lambda n: "node:__internal_head__" in n["Resources"]):
+        if not node.get("Alive"):
+            continue
+        res = node["Resources"]
+        if gpus_per_worker > 0:
+            n = int(res.get("GPU", 0) // gpus_per_worker + 1e-9)
+        else:
+            n = 1 if res.get("CPU", 0) >= 1 else 0
+        if n:
+            slots.append((node["NodeID"], n))
+    if not slots:
+        return []
+    if workers is None:
+        return [node_id for node_id, n in slots for _ in range(n)]
+    order = [node_id for round_ in range(max(n for _, n in slots))
+             for node_id, n in slots if round_ < n]
+    return [order[i % len(order)] for i in range(workers)]
+
+
+def _is_lost(ray: Any, exc: BaseException) -> bool:
+    """A failure of the cluster (worker, node, object) rather than of the file itself."""
+    e = ray.exceptions
+    return isinstance(exc, e.RayActorError | e.WorkerCrashedError | e.NodeDiedError |
+                      e.ObjectLostError | e.OwnerDiedError | e.LocalRayletDiedError)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else type(exc).__name__
+
+
+class ClusterScanner:
+    """Workers on a connected cluster, and the dispatch of files to them."""
+
+    def __init__(self, ray: Any, engine: EngineSpec, sample_fps: float | None, *,
+                 workers: int | None = None, gpus_per_worker: float = 0.0) -> None:
+        self.ray = ray
+        self.engine = engine
+        self.sample_fps = sample_fps
+        self.gpus_per_worker = gpus_per_worker
+        self.requested = workers
+        self.workers: list[_Worker] = []
+        self.infos: list[WorkerInfo] = []
+
+    def start(self, limit: int | None = None) -> None:
+        """Ask the cluster for the workers (they load their models meanwhile); `limit`: no
+        more than this many (no more workers than files)."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        ray = self.ray
+        nodes = ray.nodes()
+        plan = plan_workers(nodes, self.requested, self.gpus_per_worker)
+        if not plan:
+            need = f"{self.gpus_per_worker:g} GPU(s)" if self.gpus_per_worker else "1 CPU"
+            raise UserError(f"--cluster: no node of the cluster offers {need} for a worker "
+                            f"({len([n for n in nodes if n.get('Alive')])} node(s) alive)")
+        if limit is not None:
+            plan = plan[:max(1, limit)]
+        remote = ray.remote(ScanWorker)
+        for node_id in plan:
+            # Soft affinity: where its node dies, Ray restarts the worker on another one.
+            handle = remote.options(
+                num_cpus=1, num_gpus=self.gpus_per_worker, max_restarts=-1, max_task_retries=0,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=True),
+            ).remote(self.engine, self.sample_fps)
+            self.workers.append(_Worker(handle, node_id, handle.info.remote()))
+
+    def run(self, jobs: Sequence[FileJob], *,
+            on_ready: Callable[[WorkerInfo], None] | None = None,
+            on_done: Callable[[FileDone], None] | None = None,
+            on_note: Callable[[str], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> ScanRun:
+        """Analyse `jobs` on the workers until done, or Ctrl+C (then `interrupted`, with the
+        files finished so far); it also waits for one worker to be up when there is no job, as
+        the report names the model the workers loaded. `on_ready(info)` for each worker once
+        its models are loaded (a UserError from it stops the run); `on_done` for each file as
+        it comes back."""
+        ray = self.ray
+        queue = deque(jobs)
+        attempts: Counter[int] = Counter()
+        running: dict[Any, tuple[_Worker, FileJob]] = {}
+        out = ScanRun()
+        started = time.monotonic()
+        cpu0 = time.process_time()
+        last_alive = started
+        noted = False
+
+        def lost(worker: _Worker) -> None:
+            """The worker died: wait for Ray to restart it before giving it files again."""
+            if worker.info_ref is None:
+                out.lost_workers += 1
+                worker.info_ref = worker.handle.info.remote()
+
+        try:
+            while queue or running or not self.infos:
+                if should_stop and should_stop():
+                    raise KeyboardInterrupt
+                for w in self.workers:
+                    while w.ready and queue and w.running < IN_FLIGHT_PER_WORKER:
+                        job = queue.popleft()
+                        running[w.handle.scan.remote(job)] = (w, job)
+                        w.running += 1
+                waiting = [w.info_ref for w in self.workers if w.info_ref is not None]
+                refs = list(running) + waiting
+                if not refs:
+                    break  # every worker failed to start: nothing can finish the queue
+                ready, _ = ray.wait(refs, num_returns=1, timeout=POLL_S)
+                if ready:
+                    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+                for ref in ready:
+                    if ref in running:
+                        worker, job = running.pop(ref)
+                        worker.running -= 1
+                        try:
+                            done = ray.get(ref)
+                        except Exception as exc:
+                            if not _is_lost(ray, exc):  # raised by the analysis itself
+                                out.failed[job.index] = f"{job.path}: {_first_line(exc)}"
+                                continue
+                            lost(worker)
+                            attempts[job.index] += 1
+                            if attempts[job.index] >= MAX_ATTEMPTS:
+                                out.failed[job.index] = (
+                                    f"{job.path}: the cluster workers analysing it died "
+                                    f"{attempts[job.index]} times ({_first_line(exc)})")
+                            else:
+                                queue.appendleft(job)
+                            continue
+                        out.done[job.index] = done
+                        if on_done:
+                            on_done(done)
+                        continue
+                    worker = next(w for w in self.workers if w.info_ref == ref)
+                    worker.info_ref = None
+                    try:
+                        info = ray.get(ref)
+                    except Exception as exc:
+                        if _is_lost(ray, exc) and not getattr(exc, "actor_init_failed", False):
+                            lost(worker)
+                            continue
+                        self.workers.remove(worker)
+                        if not self.workers:
+                            raise UserError(f"--cluster: the worker could not start: "
+                                            f"{_first_line(exc)}") from None
+                        continue
+                    if info.problem:
+                        raise UserError(f"{info.problem} (on cluster node {info.node})")
+                    if self.infos and (info.model, info.threshold) != \
+                            (self.infos[0].model, self.infos[0].threshold):
+                        raise UserError(
+                            f"--cluster: node {info.node} loaded another model than node "
+                            f"{self.infos[0].node} ({info.model_name} vs "
+                            f"{self.infos[0].model_name}): install the same deepfake-monitor "
+                            "and models on every node")
+                    if worker.info is None:
+                        self.infos.append(info)
+                        if on_ready:
+                            on_ready(info)
+                    worker.info = info
+                now = time.monotonic()
+                if any(w.ready for w in self.workers):
+                    last_alive = now
+                elif not running:
+                    if not noted and now - last_alive > 30 and on_note:
+                        noted = True
+                        on_note(f"waiting for cluster workers: {len(self.workers)} asked "
+                                "for, none is up yet (are the resources free?)")
+                    if now - last_alive > WORKER_START_TIMEOUT_S:
+                        break
+        except KeyboardInterrupt:
+            out.interrupted = True
+        for job in queue:
+            if job.index not in out.failed and not out.interrupted:
+                out.failed[job.index] = (f"{job.path}: not analysed: no cluster worker was up "
+                                         f"for {WORKER_START_TIMEOUT_S:.0f} s")
+        out.wall_s = time.monotonic() - started
+        out.driver_cpu_s = time.process_time() - cpu0
+        return out
+
+    def close(self) -> None:
+        """End every worker at once (also the ones still analysing)."""
+        for w in self.workers:
+            try:
+                self.ray.kill(w.handle)
+            except Exception:  # already gone with its node
+                log.debug("worker already gone", exc_info=True)
+        self.workers.clear()
+
+
+# -- scan's command-line side ---------------------------------------------------------------
+
+
+def file_jobs(files: Sequence[Path], annotate_dir: Path | None,
+              keep: Callable[[Path], bool] | None = None) -> list[FileJob]:
+    """The jobs of the files to analyse, numbered in input order; annotated files are named
+    as a local scan names them, over every input (kept or not)."""
+    from .scan import annotated_path
+
+    used: set[Path] = set()
+    jobs = []
+    for index, path in enumerate(files):
+        target = annotated_path(annotate_dir, path, used) if annotate_dir else None
+        if keep is not None and not keep(path):
+            continue
+        jobs.append(FileJob(index, str(path), os.path.abspath(path),
+                            None if target is None else str(target)))
+    return jobs
+
+
+@dataclass
+class ScanOutcome:
+    """What the CLI needs to write the report: the reports of the files, in input order."""
+
+    reports: list[Any]
+    model: dict[str, Any]
+    model_name: str
+    threshold: float
+    interrupted: bool
+    run: ScanRun
+
+
+class _ScanProgress:
+    """One bar over files (and faces/s) on the driver, and with -v a line per node."""
+
+    def __init__(self, console: Any, total: int, verbose: int) -> None:
+        from .progress import counting_progress
+
+        self.progress = counting_progress(console, "files")
+        self.verbose = verbose
+        self.started = time.monotonic()
+        self.faces = 0
+        self.task = self.progress.add_task("cluster scan", total=total)
+        self.nodes: dict[str, tuple[Any, int, int]] = {}  # node -> (task, files, faces)
+
+    def _rate(self) -> str:
+        elapsed = max(1e-6, time.monotonic() - self.started)
+        return f"{self.faces / elapsed:.0f} faces/s"
+
+    def ready(self, info: WorkerInfo) -> None:
+        if self.verbose and info.node not in self.nodes:
+            task = self.progress.add_task(f"  node {info.node} ({info.provider})", total=None)
+            self.nodes[info.node] = (task, 0, 0)
+
+    def done(self, done: FileDone) -> None:
+        self.faces += done.faces
+        self.progress.update(self.task, advance=1,
+                             description=f"cluster scan, {self._rate()}")
+        if self.verbose:
+            task, files, faces = self.nodes.get(done.node, (None, 0, 0))
+            if task is None:
+                task = self.progress.add_task(f"  node {done.node}", total=None)
+            files, faces = files + 1, faces + done.faces
+            self.nodes[done.node] = (task, files, faces)
+            self.progress.update(task, completed=files,
+                                 description=f"  node {done.node}: {faces} faces")
+
+    def print(self, text: str) -> None:
+        self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def scan_command(args: Any, files: Sequence[Path], console: Any,
+                 keep: Callable[[Path], Any | None] | None = None,
+                 check_model: Callable[[dict[str, Any], float], None] | None = None,
+                 on_report: Callable[[Any], None] | None = None) -> ScanOutcome:
+    """`scan --cluster`: `keep(path)`: the report an earlier run already holds (--resume);
+    `check_model(model, threshold)` as soon as the first worker has loaded its models;
+    `on_report` for each new report as it comes back (in any order)."""
+    from .report import VideoReport
+
+    annotate_dir = Path(args.annotate) if args.annotate else None
+    if annotate_dir is not None and not annotate_dir.is_absolute():
+        raise UserError(f"--annotate {args.annotate}: with --cluster, name an absolute folder "
+                        "on storage every node sees (workers write the files)")
+    jobs = file_jobs(files, annotate_dir,
+                     None if keep is None else (lambda p: keep(p) is None))
+    engine = EngineSpec.from_args(args)
+    ray = connect(args.cluster, args.verbose)
+    scanner = ClusterScanner(ray, engine, args.sample_fps, workers=args.workers,
+                             gpus_per_worker=args.gpus_per_worker)
+    display = _ScanProgress(console, len(jobs), args.verbose)
+    first: list[WorkerInfo] = []
+
+    def ready(info: WorkerInfo) -> None:
+        if not first:
+            first.append(info)
+            if check_model:
+                check_model(info.model, info.threshold)
+        display.ready(info)
+
+    def done(item: FileDone) -> None:
+        display.done(item)
+        if args.verbose:
+            log.info("%s: %s on node %s in %.1f s", item.report.path, item.report.status,
+                     item.node, item.seconds)
+        if on_report:
+            on_report(item.report)
+
+    try:
+        scanner.start(limit=len(jobs))
+        with display.progress:
+            run = scanner.run(jobs, on_ready=ready, on_done=done, on_note=display.print)
+    finally:
+        scanner.close()
+        disconnect(ray)
+    if not first:
+        if run.interrupted:
+            raise KeyboardInterrupt
+        raise UserError("--cluster: no worker of the cluster started in "
+                        f"{WORKER_START_TIMEOUT_S:.0f} s")
+    info = first[0]
+    by_index: dict[int, Any] = {i: d.report for i, d in run.done.items()}
+    for index, reason in run.failed.items():
+        report = VideoReport(path=str(files[index]), threshold=info.threshold).finish(
+            error=reason)
+        by_index[index] = report
+        if on_report:
+            on_report(report)
+    reports = []
+    for index, path in enumerate(files):
+        kept = keep(path) if keep is not None else None
+        if kept is not None:
+            reports.append(kept)
+        elif index in by_index:
+            reports.append(by_index[index])
+    if args.verbose:
+        n = len(run.done)
+        per_file = f"{1000 * run.driver_cpu_s / n:.1f} ms" if n else "-"
+        print(f"deepfake-monitor: cluster: {n} file(s) in {run.wall_s:.1f} s on "
+              f"{len(scanner.infos)} worker(s); driver CPU {per_file} per file; "
+              f"{run.lost_workers} worker(s) lost", file=sys.stderr)
+    return ScanOutcome(reports, info.model, info.model_name, info.threshold, run.interrupted,
+                       run)
+
+
+# -- watch ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    sample_fps: float | None
+    alert_after_s: float
+    max_retries: int | None
+    give_up_after_s: float | None
+
+
+@dataclass
+class WatchUpdate:
+    """What a source's worker has to say since the last poll."""
+
+    records: list[dict[str, Any]]  # events, as the --events file has them
+    lines: list[str]  # what a local watch prints for it (alerts, disconnects, errors)
+    status: str  # its part of the status line
+    state: str
+    done: bool
+    failed: str | None  # could not be opened
+    error: str | None  # analysis stopped
+    frames_read: int
+
+
+class WatchWorker:
+    """A Ray actor: one source, its analyzer and models, events kept for the driver."""
+
+    def __init__(self, spec: Any, engine: EngineSpec, settings: WatchSettings) -> None:
+        from .events import EventLog
+        from .pipeline import AnalysisConfig
+        from .tracking import SmoothingConfig
+        from .watch import WatchSession
+
+        loaded, self.info_ = _load_worker(engine)
+        self.session = None
+        self._out = io.StringIO()
+        self._sent_records = 0
+        self._sent_chars = 0
+        if loaded is None:
+            return
+        detector, self.service, threshold = loaded
+        config = AnalysisConfig(threshold=threshold, pending_frames=2,
+                                smoothing=SmoothingConfig(alert_after_s=settings.alert_after_s))
+        self.events = EventLog(None)
+        self.session = WatchSession([spec], detector, self.service, config, self.events,
+                                    sample_fps=settings.sample_fps,
+                                    max_retries=settings.max_retries,
+                                    give_up_after_s=settings.give_up_after_s, out=self._out)
+
+    def start(self) -> WorkerInfo:
+        if self.session is not None:
+            self.session.open()
+            for analyzer in self.session.analyzers:
+                analyzer.start()
+        return self.info_
+
+    def poll(self) -> WatchUpdate:
+        s = self.session
+        if s is None:
+            return WatchUpdate([], [], "", "failed", True, self.info_.problem, None, 0)
+        records = s.events.records[self._sent_records:]
+        self._sent_records += len(records)
+        text = self._out.getvalue()
+        lines = text[self._sent_chars:].splitlines()
+        self._sent_chars = len(text)
+        a = s.analyzers[0] if s.analyzers else None
+        return WatchUpdate(
+            list(records), lines, s.status_line(),
+            "failed" if a is None else a.source.state.value,
+            a is None or a.done, s.failed[0] if s.failed else None,
+            None if a is None else a.error, 0 if a is None else a.source.frames_read)
+
+    def stop(self) -> WatchUpdate:
+        if self.session is not None:
+            for analyzer in self.session.analyzers:
+                analyzer.stop(timeout=2.0)
+            self.service.stop()
+        return self.poll()
+
+
+@dataclass
+class _SourceRun:
+    spec: Any
+    handle: Any = None
+    poll_ref: Any = None
+    update: WatchUpdate | None = None
+    restarts: int = 0
+    reconnecting: bool = False
+    node: str = ""
+    given_up: str | None = None
+    frames_before: int = 0  # frames read by workers lost earlier
+
+
+class ClusterWatch:
+    """One worker per source on a connected cluster, and the driver's side of their events."""
+
+    def __init__(self, ray: Any, specs: Sequence[Any], engine: EngineSpec,
+                 settings: WatchSettings, events: Any, *, gpus_per_worker: float = 0.0,
+                 status_every_s: float = 1.0, out: Any = None) -> None:
+        self.ray = ray
+        self.engine = engine
+        self.settings = settings
+        self.events = events
+        self.gpus_per_worker = gpus_per_worker
+        self.status_every_s = status_every_s
+        self.out = out if out is not None else sys.stderr
+        self.sources = [_SourceRun(spec) for spec in specs]
+        self._stop = threading.Event()
+        self._last_line: str | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _launch(self, run: _SourceRun) -> None:
+        remote = self.ray.remote(WatchWorker).options(
+            num_cpus=1, num_gpus=self.gpus_per_worker, max_restarts=0, max_task_retries=0,
+            scheduling_strategy="SPREAD")
+        run.handle = remote.remote(run.spec, self.engine, self.settings)
+        run.poll_ref = run.handle.start.remote()
+
+    def _status_event(self, run: _SourceRun, state: str, message: str) -> None:
+        from .events import status_record
+        from .sources import SourceState, StatusEvent
+
+        self.events.write(status_record(StatusEvent(run.spec.name, SourceState(state), message,
+                                                    time.time())))
+        print(f"{run.spec.name}: {state}: {message}", file=self.out, flush=True)
+
+    def _lost(self, run: _SourceRun, exc: BaseException) -> None:
+        if run.update is not None:
+            run.frames_before += run.update.frames_read
+        with_node = f" on node {run.node}" if run.node else ""
+        run.restarts += 1
+        if run.restarts > MAX_ATTEMPTS:
+            run.given_up = (f"its cluster worker{with_node} was lost {run.restarts} times "
+                            f"({_first_line(exc)}); giving up")
+            self._status_event(run, "failed", run.given_up)
+            run.handle = run.poll_ref = None
+            return
+        self._status_event(run, "disconnected",
+                           f"cluster worker{with_node} lost ({_first_line(exc)}); "
+                           "restarting the source on another node")
+        try:
+            self.ray.kill(run.handle)
+        except Exception:
+            log.debug("worker already gone", exc_info=True)
+        run.reconnecting = True
+        run.update = None
+        self._launch(run)
+
+    def _handle(self, run: _SourceRun, result: Any) -> None:
+        if isinstance(result, WorkerInfo):
+            if result.problem:
+                run.given_up = result.problem
+                print(f"deepfake-monitor: error: {result.problem} (on cluster node "
+                      f"{result.node})", file=self.out, flush=True)
+                self._status_event(run, "failed", result.problem)
+            run.node = result.node
+            return
+        update: WatchUpdate = result
+        run.update = update
+        for record in update.records:
+            self.events.write(record)
+        for line in update.lines:
+            print(line, file=self.out, flush=True)
+        if run.reconnecting and update.state == "live":
+            run.reconnecting = False
+            self._status_event(run, "live",
+                               f"reconnected: restarted on cluster node {run.node} after "
+                               f"its worker was lost (restart {run.restarts})")
+
+    def _finished(self, run: _SourceRun) -> bool:
+        return run.given_up is not None or (run.update is not None and run.update.done)
+
+    def status_line(self) -> str:
+        parts = []
+        for run in self.sources:
+            if run.update is not None and run.update.status:
+                parts.append(run.update.status)
+            else:
+                state = "failed" if run.given_up else \
+                    ("reconnecting" if run.reconnecting else "connecting")
+                parts.append(f"{run.spec.name}: {state}")
+        return " | ".join(parts)
+
+    def _print_status(self, final: bool = False) -> None:
+        line = self.status_line()
+        tty = self.out.isatty()
+        if final and line == self._last_line and not tty:
+            return
+        self._last_line = line
+        if tty and not final:
+            print("\r\x1b[2K" + line, end="", file=self.out, flush=True)
+        else:
+            print(("\r\x1b[2K" if tty else "") + line, file=self.out, flush=True)
+
+    def run(self, duration_s: float | None = None) -> None:
+        ray = self.ray
+        for run in self.sources:
+            self._launch(run)
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        next_status = time.monotonic() + self.status_every_s
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    break
+                if all(self._finished(r) for r in self.sources):
+                    break
+                for run in self.sources:
+                    if run.poll_ref is None and run.handle is not None and \
+                            not self._finished(run):
+                        run.poll_ref = run.handle.poll.remote()
+                refs = [r.poll_ref for r in self.sources if r.poll_ref is not None]
+                if refs:
+                    ready, _ = ray.wait(refs, num_returns=len(refs), timeout=POLL_S * 2)
+                else:
+                    ready = []
+                    self._stop.wait(POLL_S)
+                for run in self.sources:
+                    if run.poll_ref is None or run.poll_ref not in ready:
+                        continue
+                    ref, run.poll_ref = run.poll_ref, None
+                    try:
+                        self._handle(run, ray.get(ref))
+                    except Exception as exc:
+                        if not _is_lost(ray, exc):
+                            raise
+                        self._lost(run, exc)
+                if time.monotonic() >= next_status:
+                    next_status = time.monotonic() + self.status_every_s
+                    self._print_status()
+                if not ready:
+                    self._stop.wait(POLL_S)
+        finally:
+            self._finish()
+            self._print_status(final=True)
+
+    def _finish(self) -> None:
+        """Stop every worker, collect its last events, then end it."""
+        ray = self.ray
+        stops = {}
+        for run in self.sources:
+            if run.handle is not None:
+                if run.poll_ref is not None:
+                    ray.wait([run.poll_ref], timeout=2.0)
+                    try:
+                        self._handle(run, ray.get(run.poll_ref, timeout=0))
+                    except Exception:
+                        log.debug("last poll lost", exc_info=True)
+                    run.poll_ref = None
+                stops[run.handle.stop.remote()] = run
+        if stops:
+            ready, _ = ray.wait(list(stops), num_returns=len(stops), timeout=10.0)
+            for ref in ready:
+                try:
+                    self._handle(stops[ref], ray.get(ref))
+                except Exception:
+                    log.debug("last events lost", exc_info=True)
+        for run in self.sources:
+            if run.handle is not None:
+                try:
+                    ray.kill(run.handle)
+                except Exception:
+                    log.debug("worker already gone", exc_info=True)
+
+    # The command's exit code needs these, as the local WatchSession has them.
+    @property
+    def failed(self) -> list[str]:
+        return [r.given_up or (r.update.failed if r.update else "") for r in self.sources
+                if r.given_up or (r.update is not None and r.update.failed)]
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        return [(r.spec.name, r.update.error) for r in self.sources
+                if r.update is not None and r.update.error and not r.given_up]
+
+    @property
+    def any_frames(self) -> bool:
+        return any(r.frames_before or (r.update is not None and r.update.frames_read)
+                   for r in self.sources)
