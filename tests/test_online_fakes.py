@@ -66,3 +66,18 @@ def test_mesh_outline_masks_follow_the_face_oval(face_crop: tuple) -> None:
     fake = sbi.self_blend(crop, face, np.random.default_rng(3), outline=outline)
     changed = np.any(fake.image != crop, axis=2)
     assert changed[ys, xs].mean() > 0.5 and not changed[:10, :10].any()
+
+
+def test_low_resolution_copies_lose_fine_detail(face_crop: tuple) -> None:
+    """The 'lowres' blend renders half of the altered faces at a lower resolution, as a face
+    generator does: such a copy keeps the face but loses its high frequencies."""
+    crop = face_crop[0].astype(np.float32)
+    soft = sbi.render_low_resolution(crop, np.random.default_rng(0), (0.35, 0.5))
+    assert soft.shape == crop.shape
+
+    def detail(x: np.ndarray) -> float:
+        return float(np.abs(cv2.Laplacian(cv2.cvtColor(x, cv2.COLOR_BGR2GRAY), cv2.CV_32F)).mean())
+
+    assert detail(soft) < 0.6 * detail(crop)
+    assert np.abs(cv2.GaussianBlur(soft, (0, 0), 4) - cv2.GaussianBlur(crop, (0, 0), 4)).mean() < 3
+    assert sbi.BLEND_PRESETS["lowres"].lowres_prob > 0 == sbi.BLEND_PRESETS["paper"].lowres_prob

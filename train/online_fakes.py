@@ -89,18 +89,29 @@ def degrade(rgb: np.ndarray, rng: np.random.Generator, d: Degrade) -> np.ndarray
     return out
 
 
-def face_outlines(images: Sequence[np.ndarray],
-                  faces: Sequence[FaceDetection | None]) -> list[np.ndarray | None]:
-    """The face-oval contour (K, 2) of each image's face from the bundled face mesh, or all
-    None when the mesh model is not available (the six-landmark outline is used then)."""
+def load_face_mesh() -> Any | None:
+    """The bundled face mesh (realtime/face_mesh.py), or None where it cannot be loaded (the
+    six-landmark outline is used then, with a warning)."""
     try:
-        from deepfake_monitor.realtime.face_mesh import FACE_OVAL, FaceMesh
+        from deepfake_monitor.realtime.face_mesh import FaceMesh
     except ImportError:
-        return [None] * len(images)
+        return None
     try:
-        mesh = FaceMesh()
+        return FaceMesh()
     except (UserError, FileNotFoundError, OSError) as exc:
         log.warning("face mesh unavailable (%s): masks from the six detector landmarks", exc)
+        return None
+
+
+def face_outlines(images: Sequence[np.ndarray], faces: Sequence[FaceDetection | None],
+                  mesh: Any | None = None) -> list[np.ndarray | None]:
+    """The face-oval contour (K, 2) of each image's face from the face mesh (`mesh`, else the
+    bundled one), or None where there is no face, the mesh finds none (presence < 0.5), or no
+    mesh model is available: the six-landmark outline is used there."""
+    from deepfake_monitor.realtime.face_mesh import FACE_OVAL
+
+    mesh = mesh if mesh is not None else load_face_mesh()
+    if mesh is None:
         return [None] * len(images)
     out: list[np.ndarray | None] = []
     for image, face in zip(images, faces):
@@ -147,8 +158,8 @@ class OnlineBlends:
             self.faces.append(max(found, key=lambda f: f.width * f.height) if found else None)
             if share > 0 and mesh:
                 images.append(image)
-        self.outlines = (face_outlines(images, self.faces) if share > 0 and mesh
-                         else [None] * len(self.reals))
+        self.outlines = (face_outlines(images, self.faces, load_face_mesh())
+                         if share > 0 and mesh else [None] * len(self.reals))
         log.info("online fakes: a face found in %d of %d real training crops (face mesh "
                  "contours: %d)", sum(f is not None for f in self.faces), len(self.faces),
                  sum(o is not None for o in self.outlines))

@@ -62,6 +62,10 @@ class SBIConfig:
     contrast: tuple[float, float] = (0.85, 1.15)
     rgb_shift: float = 10.0  # max per-channel offset, pixel values
     filter_prob: float = 0.5  # chance of sharpening or blurring the copy
+    # chance of rendering the copy at a lower resolution and scaling it back up, as a face
+    # generator does (DeepFaceLive and most swappers render faces at 128-320 px)
+    lowres_prob: float = 0.0
+    lowres_scale: tuple[float, float] = (0.35, 0.8)  # fraction of the face's size in pixels
     mask_kinds: tuple[MaskKind, ...] = MASK_KINDS
     mask_scale: tuple[float, float] = (0.9, 1.05)
     elastic: float = 0.03  # max displacement of the mask outline
@@ -76,6 +80,9 @@ class SBIConfig:
 # transfer to paper-strength ones (the default model's card reports both).
 BLEND_PRESETS: dict[str, SBIConfig] = {
     "paper": SBIConfig(),
+    # The paper's ranges, and half of the altered copies rendered at a lower resolution: the
+    # softer inner face that live face swaps show (the dev set's DeepFaceLive fakes).
+    "lowres": SBIConfig(lowres_prob=0.5),
     "strong": SBIConfig(hue=15.0, saturation=(0.6, 1.4), value=(0.75, 1.25), brightness=0.15,
                         contrast=(0.8, 1.2), rgb_shift=25.0, feather=(0.01, 0.05),
                         blend_ratios=(0.5, 0.75, 1.0, 1.0)),
@@ -268,6 +275,18 @@ def color_jitter(image: np.ndarray, rng: np.random.Generator,
     return np.clip(out, 0, 255).astype(np.float32)
 
 
+def render_low_resolution(image: np.ndarray, rng: np.random.Generator,
+                          scale: tuple[float, float]) -> np.ndarray:
+    """Downscale (area) and upscale back (bilinear or bicubic) a float32 image: the detail a
+    face generator working at a lower resolution than the frame cannot give back."""
+    h, w = image.shape[:2]
+    f = float(rng.uniform(*scale))
+    small = cv2.resize(image, (max(2, round(w * f)), max(2, round(h * f))),
+                       interpolation=cv2.INTER_AREA)
+    up = cv2.INTER_CUBIC if rng.random() < 0.5 else cv2.INTER_LINEAR
+    return np.clip(cv2.resize(small, (w, h), interpolation=up), 0, 255).astype(np.float32)
+
+
 def sharpen_or_blur(image: np.ndarray, size: float, rng: np.random.Generator) -> np.ndarray:
     """Unsharp-mask or Gaussian-blur a float32 image: a texture/sharpness mismatch, as when a
     generated face is rendered at another resolution than the frame it is pasted into."""
@@ -343,6 +362,8 @@ def self_blend(frame: np.ndarray, face: FaceDetection, rng: np.random.Generator,
     source = cv2.warpAffine(patch, m, (sx1 - sx0, sy1 - sy0), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REFLECT_101)
     source = color_jitter(source, rng, cfg)
+    if rng.random() < cfg.lowres_prob:
+        source = render_low_resolution(source, rng, cfg.lowres_scale)
     if rng.random() < cfg.filter_prob:
         source = sharpen_or_blur(source, size, rng)
     return _blend(frame, (x0 + sx0, y0 + sy0, x0 + sx1, y0 + sy1), source,

@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -51,6 +52,7 @@ class SynthesizeConfig:
     seed: int = 0
     fourcc: str = "mp4v"
     blend: str = "paper"  # a sbi.BLEND_PRESETS name: how strong the alterations are
+    mesh: bool = True  # masks from the face mesh's face oval (else the six landmarks)
 
     def __post_init__(self) -> None:
         bad = [k for k in self.kinds if k not in KINDS]
@@ -152,6 +154,7 @@ class Synthesizer:
         self.out = Path(out)
         self.config = config
         self._detector = detector
+        self._mesh: Any = None  # the face mesh once loaded; False where it cannot be
 
     @property
     def detector(self) -> FaceDetector:
@@ -201,7 +204,7 @@ class Synthesizer:
         """One video in memory at a time; swap donors (a face region per identity) first."""
         cfg = self.config
         summary = SynthesizeSummary(fakes={k: 0 for k in cfg.kinds})
-        donors: dict[str, tuple[np.ndarray, FaceDetection]] = {}
+        donors: dict[str, tuple[np.ndarray, FaceDetection, np.ndarray | None]] = {}
         if "swap" in cfg.kinds:
             for item in reals:
                 if item.identity not in donors:
@@ -209,7 +212,8 @@ class Synthesizer:
                         frames, faces, _ = self._load(item, 8)
                     except ValueError:
                         continue
-                    donors[item.identity] = face_patch(frames[0], faces[0])
+                    patch, face = face_patch(frames[0], faces[0])
+                    donors[item.identity] = (patch, face, self._outline(patch, face))
         for n, item in enumerate(reals):
             try:
                 frames, faces, rate = self._load(item, cfg.max_frames)
@@ -234,18 +238,35 @@ class Synthesizer:
                 on_item(item)
         return summary
 
+    def _outline(self, frame: np.ndarray, face: FaceDetection) -> np.ndarray | None:
+        """The face mesh's face oval for one face (None: six-landmark masks)."""
+        if not self.config.mesh:
+            return None
+        if self._mesh is None:
+            from .online_fakes import load_face_mesh
+
+            self._mesh = load_face_mesh() or False
+        if self._mesh is False:
+            return None
+        from .online_fakes import face_outlines
+
+        return face_outlines([frame], [face], self._mesh)[0]
+
     def _fake_frames(self, kind: str, frames: Sequence[np.ndarray],
                      faces: Sequence[FaceDetection], seed: tuple[int, ...], donor: str | None,
-                     donors: dict[str, tuple[np.ndarray, FaceDetection]]) -> Iterator[np.ndarray]:
+                     donors: dict[str, tuple[np.ndarray, FaceDetection, np.ndarray | None]]
+                     ) -> Iterator[np.ndarray]:
         blend = BLEND_PRESETS[self.config.blend]
         for frame, face in zip(frames, faces):
             rng = np.random.default_rng(seed)  # same draw every frame: a stable fake
+            outline = self._outline(frame, face)
             if kind == "sbi":
-                yield self_blend(frame, face, rng, blend).image
+                yield self_blend(frame, face, rng, blend, outline=outline).image
             else:
                 assert donor is not None
-                patch, donor_face = donors[donor]
-                yield face_swap(frame, face, patch, donor_face, rng, blend).image
+                patch, donor_face, donor_outline = donors[donor]
+                yield face_swap(frame, face, patch, donor_face, rng, blend,
+                                target_outline=outline, source_outline=donor_outline).image
 
 
 def synthesize(real_root: Path, out: Path, config: SynthesizeConfig,

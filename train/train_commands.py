@@ -75,10 +75,13 @@ def register_synthesize(subparsers: Any) -> None:
                    help="fakes of each kind per real video (default: %(default)s)")
     p.add_argument("--max-frames", type=int, default=0, metavar="N",
                    help="frames per video, spread evenly; 0 for all (default: %(default)s)")
-    p.add_argument("--blend", choices=("paper", "strong"), default="paper",
-                   help="alteration strength: the SBI paper's ranges, or wider colour changes "
-                        "and no faint blends, which small models trained from scratch learn "
-                        "(default: %(default)s)")
+    p.add_argument("--blend", choices=("paper", "lowres", "strong"), default="paper",
+                   help="alterations: the SBI paper's ranges; 'lowres', the same with half of "
+                        "the altered faces rendered at a lower resolution, as face generators "
+                        "do; or 'strong', wider colour changes and no faint blends, which small "
+                        "models trained from scratch learn (default: %(default)s)")
+    p.add_argument("--no-mesh", dest="mesh", action="store_false",
+                   help="masks from the six detector landmarks, not the face mesh's face oval")
     p.add_argument("--detector", default="full", metavar="short|full|PATH")
     p.add_argument("--min-face-score", type=fraction, default=0.5, metavar="P")
     p.add_argument("--seed", type=int, default=0)
@@ -100,7 +103,7 @@ def run_synthesize(args: argparse.Namespace) -> int:
     config = SynthesizeConfig(kinds=args.kinds, per_video=args.per_video,
                               max_frames=max(args.max_frames, 0), detector=args.detector,
                               min_face_score=args.min_face_score, seed=args.seed,
-                              blend=args.blend)
+                              blend=args.blend, mesh=args.mesh)
     reals = find_reals(Path(args.root))
     err = Console(stderr=True)
     progress = Progress(TextColumn("synthesize"), BarColumn(), MofNCompleteColumn(),
@@ -156,8 +159,9 @@ def register_train(subparsers: Any) -> None:
     p.add_argument("--online-swap", type=share, default=0.0, metavar="Q",
                    help="make a share Q of those fresh fakes crude face swaps with another "
                         "identity's training crop instead of self-blends; default 0")
-    p.add_argument("--online-blend", choices=("paper", "strong"), default="strong",
-                   help="strength of those self-blends (default: %(default)s)")
+    p.add_argument("--online-blend", choices=("paper", "lowres", "strong"), default="strong",
+                   help="alterations of those fakes, as synthesize's --blend "
+                        "(default: %(default)s)")
     p.add_argument("--degrade", action="store_true",
                    help="also degrade every training crop, real or fake, as cameras and "
                         "streams do: H.264 round trips at CRF 18-40, low light, colour casts")
