@@ -777,6 +777,7 @@ class ClusterWatch:
                       f"{result.node})", file=self.out, flush=True)
                 self._status_event(run, "failed", result.problem)
             run.node = result.node
+            log.info("%s: on cluster node %s (%s)", run.spec.name, result.node, result.provider)
             return
         update: WatchUpdate = result
         run.update = update

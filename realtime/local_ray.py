@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +66,7 @@ class LocalNode:
     index: int
     num_cpus: int
     raylet_pid: int
+    node_id: str  # Ray's hex id, as ray.nodes() and the workers' reports name the node
 
     @property
     def alive(self) -> bool:
@@ -129,10 +130,11 @@ class LocalRayCluster:
                             f"{lines[-1] if lines else 'no output'}")
         if not self.nodes:
             self.address = (self.temp_dir / "ray_current_cluster").read_text().strip()
-        new = sorted(set(self._raylets()) - before)
+        raylets = self._raylets()
+        new = sorted(set(raylets) - before)
         if len(new) != 1:
             raise UserError(f"ray start: expected one new raylet, found {len(new)}")
-        node = LocalNode(len(self.nodes), num_cpus, new[0])
+        node = LocalNode(len(self.nodes), num_cpus, new[0], raylets[new[0]])
         self.nodes.append(node)
         return node
 
@@ -162,10 +164,15 @@ class LocalRayCluster:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _raylets(self) -> list[int]:
+    def _raylets(self) -> dict[int, str]:
+        """pid -> node id of this cluster's raylets."""
         marker = f"--temp_dir={self.temp_dir}".encode()
-        return [pid for pid, args in _proc_table().items()
-                if args and args[0].endswith(b"/raylet") and marker in args]
+        found = {}
+        for pid, args in _proc_table().items():
+            if args and args[0].endswith(b"/raylet") and marker in args:
+                ids = [a.split(b"=", 1)[1].decode() for a in args if a.startswith(b"--node_id=")]
+                found[pid] = ids[0] if ids else ""
+        return found
 
     def _processes(self) -> list[int]:
         """This cluster's processes: those naming its folder, and all their descendants
@@ -174,22 +181,16 @@ class LocalRayCluster:
         marker = str(self.temp_dir).encode()
         roots = {pid for pid, args in table.items()
                  if pid != os.getpid() and any(marker in a for a in args)}
-        parents = _parents()
-        found = set(roots)
-        for pid in table:
-            p = pid
-            while p in parents and p not in found and p > 1:
-                p = parents[p]
-            if p in found:
-                found.update(_ancestry(pid, parents, found))
-        found.discard(os.getpid())
+        children: dict[int, list[int]] = {}
+        for pid, parent in _parents().items():
+            children.setdefault(parent, []).append(pid)
+        found, todo = set(), list(roots)
+        while todo:
+            pid = todo.pop()
+            if pid not in found and pid != os.getpid():
+                found.add(pid)
+                todo += children.get(pid, [])
         return sorted(found)
-
-
-def _ancestry(pid: int, parents: dict[int, int], stop: set[int]) -> Iterator[int]:
-    while pid not in stop and pid > 1:
-        yield pid
-        pid = parents.get(pid, 0)
 
 
 def _proc_table() -> dict[int, list[bytes]]:
