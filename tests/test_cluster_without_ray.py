@@ -1,0 +1,59 @@
+"""The runtime install has no Ray: scan and watch run without it and never import it, and
+--cluster says in one line how to install it. Run in subprocesses whose import system refuses
+`ray`, so it holds whether or not the cluster extra is installed here."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.timeout(180)
+
+_NO_RAY = """
+import sys
+
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "ray":
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
+        return None
+
+sys.meta_path.insert(0, Blocker())
+from deepfake_monitor.realtime.cli import main
+code = main(sys.argv[1:])
+print("ray imported" if any(m.split(".")[0] == "ray" for m in sys.modules) else "no ray")
+sys.exit(code)
+"""
+
+MISSING = ("deepfake-monitor: error: --cluster needs Ray, which is not installed: "
+           "pip install 'deepfake-monitor[cluster]'")
+
+
+def run_without_ray(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _NO_RAY, *args], capture_output=True,
+                          text=True, timeout=150, check=False)
+
+
+@pytest.fixture(scope="module")
+def clip(shared_media: Path) -> str:
+    path = shared_media / "videos" / "video-retalking-face5.mp4"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    return str(path)
+
+
+def test_scan_without_cluster_needs_no_ray(clip: str, tmp_path: Path) -> None:
+    done = run_without_ray("scan", clip, "--json", str(tmp_path / "r.json"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "no ray"
+    assert (tmp_path / "r.json").is_file()
+
+
+@pytest.mark.parametrize("command", [["scan"], ["watch", "--live"]])
+def test_cluster_without_ray_says_how_to_install_it(command: list[str], clip: str) -> None:
+    done = run_without_ray(*command, clip, "--cluster", "auto")
+    assert done.returncode == 2
+    assert done.stderr.strip() == MISSING
