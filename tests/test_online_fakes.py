@@ -81,3 +81,34 @@ def test_low_resolution_copies_lose_fine_detail(face_crop: tuple) -> None:
     assert detail(soft) < 0.6 * detail(crop)
     assert np.abs(cv2.GaussianBlur(soft, (0, 0), 4) - cv2.GaussianBlur(crop, (0, 0), 4)).mean() < 3
     assert sbi.BLEND_PRESETS["lowres"].lowres_prob > 0 == sbi.BLEND_PRESETS["paper"].lowres_prob
+
+
+def test_mesh_swap_renders_the_donor_in_the_targets_pose(astronaut_bgr: np.ndarray) -> None:
+    """A swap by the face mesh: the donor face (here the astronaut mirrored and turned, so its
+    pose differs) is warped triangle by triangle onto the target's landmarks; the result
+    changes the face only, and the warped donor's landmarks land on the target's."""
+    from deepfake_monitor.realtime.face_mesh import FaceMesh
+    from deepfake_monitor.train.online_fakes import face_meshes, mesh_fit
+
+    detector, mesh = FaceDetector("full"), FaceMesh()
+    target = crop_face(astronaut_bgr, detector.detect(astronaut_bgr)[0], size=160, margin=0.3,
+                       align=False)
+    h, w = astronaut_bgr.shape[:2]
+    turned = cv2.warpAffine(astronaut_bgr[:, ::-1].copy(),
+                            cv2.getRotationMatrix2D((w / 2, h / 3), 12, 1.0), (w, h))
+    donor = crop_face(turned, detector.detect(turned)[0], size=160, margin=0.3, align=False)
+    faces = [max(detector.detect(c), key=lambda f: f.width) for c in (target, donor)]
+    t_mesh, d_mesh = face_meshes([target, donor], faces, mesh)
+    assert t_mesh is not None and d_mesh is not None
+
+    warped, covered = sbi.mesh_warp(donor, d_mesh, t_mesh, target.shape)
+    assert 0.1 < covered.mean() < 0.6  # the face, not the whole crop
+    # the warped donor is the donor in the target's geometry: its mesh is the target's
+    again = face_meshes([np.where(covered[..., None], warped, target)], [faces[0]], mesh)[0]
+    face_side = float(np.ptp(t_mesh, axis=0).max())
+    assert np.sqrt(((again - t_mesh) ** 2).sum(axis=1)).mean() < 0.04 * face_side
+    assert mesh_fit(t_mesh, t_mesh, 160) < 1e-6 < mesh_fit(d_mesh, t_mesh, 160)
+
+    fake = sbi.mesh_swap(target, faces[0], t_mesh, donor, d_mesh, np.random.default_rng(2))
+    changed = np.any(fake.image != target, axis=2)
+    assert changed[covered].mean() > 0.5 and not changed[:8, :].any()

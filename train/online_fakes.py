@@ -18,6 +18,7 @@ eroded or dilated and feathered as in the paper), else from the six BlazeFace la
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -103,13 +104,11 @@ def load_face_mesh() -> Any | None:
         return None
 
 
-def face_outlines(images: Sequence[np.ndarray], faces: Sequence[FaceDetection | None],
-                  mesh: Any | None = None) -> list[np.ndarray | None]:
-    """The face-oval contour (K, 2) of each image's face from the face mesh (`mesh`, else the
-    bundled one), or None where there is no face, the mesh finds none (presence < 0.5), or no
-    mesh model is available: the six-landmark outline is used there."""
-    from deepfake_monitor.realtime.face_mesh import FACE_OVAL
-
+def face_meshes(images: Sequence[np.ndarray], faces: Sequence[FaceDetection | None],
+                mesh: Any | None = None) -> list[np.ndarray | None]:
+    """The 468 face-mesh landmarks (468, 2) of each image's face (`mesh`, else the bundled
+    model), or None where there is no face, the mesh finds none (presence < 0.5), or no mesh
+    model is available: the six-landmark outline and similarity swaps are used there."""
     mesh = mesh if mesh is not None else load_face_mesh()
     if mesh is None:
         return [None] * len(images)
@@ -120,9 +119,18 @@ def face_outlines(images: Sequence[np.ndarray], faces: Sequence[FaceDetection | 
             continue
         result = mesh.landmarks(image, [face])[0]
         # Below 0.5 the mesh is not on a face (MediaPipe's own cut-off): keep the fallback.
-        out.append(np.asarray(result.points, np.float32)[list(FACE_OVAL), :2]
+        out.append(np.asarray(result.points, np.float32)[:, :2]
                    if result.presence >= MIN_MESH_PRESENCE else None)
     return out
+
+
+def face_outlines(images: Sequence[np.ndarray], faces: Sequence[FaceDetection | None],
+                  mesh: Any | None = None) -> list[np.ndarray | None]:
+    """The face-oval contour (K, 2) of each image's face (see `face_meshes`)."""
+    from deepfake_monitor.realtime.face_mesh import FACE_OVAL
+
+    return [None if m is None else m[list(FACE_OVAL)]
+            for m in face_meshes(images, faces, mesh)]
 
 
 class OnlineBlends:
@@ -139,6 +147,7 @@ class OnlineBlends:
                  share: float, blend: str = "strong", seed: int = 0, swap: float = 0.0,
                  degradations: Degrade | None = None, mesh: bool = True) -> None:
         from deepfake_monitor.realtime.detector import FaceDetector
+        from deepfake_monitor.realtime.face_mesh import FACE_OVAL
 
         from .sbi import BLEND_PRESETS
 
@@ -158,8 +167,9 @@ class OnlineBlends:
             self.faces.append(max(found, key=lambda f: f.width * f.height) if found else None)
             if share > 0 and mesh:
                 images.append(image)
-        self.outlines = (face_outlines(images, self.faces, load_face_mesh())
-                         if share > 0 and mesh else [None] * len(self.reals))
+        self.meshes = (face_meshes(images, self.faces, load_face_mesh())
+                       if share > 0 and mesh else [None] * len(self.reals))
+        self.outlines = [None if m is None else m[list(FACE_OVAL)] for m in self.meshes]
         log.info("online fakes: a face found in %d of %d real training crops (face mesh "
                  "contours: %d)", sum(f is not None for f in self.faces), len(self.faces),
                  sum(o is not None for o in self.outlines))
@@ -183,7 +193,7 @@ class OnlineBlends:
         return rgb
 
     def __call__(self) -> Iterator[tuple[np.ndarray, np.float32]]:
-        from .sbi import face_swap, self_blend
+        from .sbi import face_swap, mesh_swap, self_blend
 
         pool = self.with_face if not self.fakes else None
         while True:
@@ -197,6 +207,10 @@ class OnlineBlends:
                 if donor is None:
                     fake = self_blend(real, face, self.rng, self.blend,
                                       outline=self.outlines[i]).image
+                elif self.meshes[i] is not None and self.meshes[donor] is not None:
+                    fake = mesh_swap(real, face, self.meshes[i],
+                                     self._read(self.reals[donor].path), self.meshes[donor],
+                                     self.rng, self.blend).image
                 else:
                     fake = face_swap(real, face, self._read(self.reals[donor].path),
                                      self.faces[donor], self.rng, self.blend,
@@ -207,12 +221,37 @@ class OnlineBlends:
             yield self._finish(fake), np.float32(FAKE)
 
     def _donor(self, i: int) -> int | None:
-        """Another identity's real crop with a face (None: no such crop after a few tries)."""
+        """Another identity's real crop with a face (None: no such crop after a few tries).
+        Where both have a face mesh, the candidate whose mesh fits this face's best after a
+        similarity transform (same pose and expression, nearly), among a few drawn, and one
+        whose face lies inside its crop: a swap from a face turned the other way smears."""
         if not self.with_face:
             return None
         me = self.reals[i].identity or self.reals[i].video_id
-        for _ in range(8):
+        candidates = []
+        for _ in range(12):
             j = self.with_face[int(self.rng.integers(len(self.with_face)))]
             if (self.reals[j].identity or self.reals[j].video_id) != me:
-                return j
-        return None
+                candidates.append(j)
+        if not candidates:
+            return None
+        target = self.meshes[i]
+        if target is None:
+            return candidates[0]
+        fits = [(mesh_fit(self.meshes[j], target, self.size), j) for j in candidates
+                if self.meshes[j] is not None]
+        return min(fits)[1] if fits else candidates[0]
+
+
+def mesh_fit(source: np.ndarray, target: np.ndarray, size: int) -> float:
+    """How badly `source`'s face mesh fits `target`'s after the best similarity transform:
+    RMS residual over the target's face size (infinite where the source face leaves its
+    crop, whose border is black padding)."""
+    from .sbi import similarity_transform
+
+    if source.min() < 0 or source.max() > size - 1:
+        return math.inf
+    m = similarity_transform(source, target)
+    moved = source @ m[:, :2].T + m[:, 2]
+    scale = float(np.ptp(target, axis=0).max()) or 1.0
+    return float(np.sqrt(((moved - target) ** 2).sum(axis=1).mean())) / scale

@@ -25,6 +25,7 @@ reproduces a fake exactly (the sample clip relies on that for a temporally stabl
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -461,6 +462,76 @@ def face_swap(target_frame: np.ndarray, target_face: FaceDetection, source_frame
     sx0, sy0, sx1, sy1 = support
     return _blend(target_frame, (x0 + sx0, y0 + sy0, x0 + sx1, y0 + sy1),
                   source[sy0:sy1, sx0:sx1], weights[sy0:sy1, sx0:sx1])
+
+
+def mesh_warp(source: np.ndarray, source_points: np.ndarray, target_points: np.ndarray,
+              shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The source face warped onto the target's face mesh, triangle by triangle (piecewise
+    affine over a Delaunay triangulation of the target's landmarks), as an image of `shape`,
+    and the (H, W) bool map of where the mesh covers it.
+
+    Why: a face swap renders the donor's face in the target's pose and expression; a
+    similarity transform of the donor (`face_swap`) keeps the donor's expression (an open mouth
+    pasted over a closed one), a give-away that no real swap has. One `cv2.remap` with a map
+    from barycentric coordinates keeps it fast (a few ms for a 160 px crop).
+    """
+    from scipy.spatial import Delaunay
+
+    src = np.asarray(source_points, np.float64)[:, :2]
+    dst = np.asarray(target_points, np.float64)[:, :2]
+    h, w = shape[:2]
+    tri = Delaunay(dst)
+    # only the pixels of the mesh's bounding box can be inside it
+    x0, y0 = np.clip(np.floor(dst.min(axis=0)).astype(int), 0, (w, h))
+    x1, y1 = np.clip(np.ceil(dst.max(axis=0)).astype(int) + 1, 0, (w, h))
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    pixels = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float64)
+    simplex = tri.find_simplex(pixels)
+    inside = simplex >= 0
+    affine = tri.transform[simplex[inside]]  # (n, 3, 2): barycentric coordinates of a pixel
+    b = np.einsum("nij,nj->ni", affine[:, :2], pixels[inside] - affine[:, 2])
+    bary = np.concatenate([b, 1.0 - b.sum(axis=1, keepdims=True)], axis=1)
+    mapped = np.einsum("ni,nij->nj", bary, src[tri.simplices[simplex[inside]]])
+    map_x = np.full((h, w), -1.0, np.float32)
+    map_y = np.full((h, w), -1.0, np.float32)
+    covered = np.zeros((h, w), bool)
+    flat = (pixels[inside, 1].astype(int), pixels[inside, 0].astype(int))
+    map_x[flat], map_y[flat] = mapped[:, 0], mapped[:, 1]
+    covered[flat] = True
+    warped = cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REFLECT_101)
+    return warped, covered
+
+
+def mesh_swap(target_frame: np.ndarray, target_face: FaceDetection, target_mesh: np.ndarray,
+              source_frame: np.ndarray, source_mesh: np.ndarray, rng: np.random.Generator,
+              config: SBIConfig | None = None,
+              oval: Sequence[int] | None = None) -> FakeResult:
+    """Another person's face rendered in the target's pose and expression (`mesh_warp`),
+    colour-matched in LAB, sometimes at a lower resolution (`config.lowres_prob`), blended in a
+    deformed, feathered mask of the target's face oval: a swap as live face-swap tools make
+    one, with a real face's texture where theirs has a generator's. Frames are small here (the
+    training crops); the whole frame is processed."""
+    _check_frame(target_frame)
+    _check_frame(source_frame)
+    cfg = config or SBIConfig()
+    if oval is None:
+        from deepfake_monitor.realtime.face_mesh import FACE_OVAL as oval
+    target_mesh = np.asarray(target_mesh, np.float32)
+    warped, covered = mesh_warp(source_frame, source_mesh, target_mesh, target_frame.shape)
+    # beyond the mesh the target stays itself, so a feathered edge there changes nothing
+    warped = np.where(covered[..., None], warped, target_frame)
+    kind = cfg.mask_kinds[int(rng.integers(len(cfg.mask_kinds)))]
+    mask = base_mask(target_frame.shape, target_face, rng, kind,
+                     outline=target_mesh[list(oval), :2]) * covered
+    source = lab_color_transfer(warped, target_frame, mask)
+    if rng.random() < cfg.lowres_prob:
+        source = render_low_resolution(source, rng, cfg.lowres_scale)
+    weights = deform_mask(mask, face_size(target_face), rng, SBIConfig(
+        elastic=cfg.elastic, morph=cfg.morph, feather=cfg.feather, blend_ratios=(0.75, 1.0, 1.0),
+    ))
+    h, w = target_frame.shape[:2]
+    return _blend(target_frame, (0, 0, w, h), source, weights)
 
 
 def face_patch(frame: np.ndarray, face: FaceDetection,
