@@ -57,6 +57,9 @@ from .pipeline import AnalysisConfig, FrameResult, StreamAnalyzer
 from .sources import SourceKind, SourceSpec, VideoSource, keeps_frame
 
 PARTS: tuple[str, ...] = ("classifier", "detector", "decode", "scan", "naive", "live", "streams")
+# Run only when named in --only: the cluster part starts a local Ray cluster (realtime/
+# cluster_bench.py), which the default bench must not need.
+OPTIONAL_PARTS: tuple[str, ...] = ("cluster",)
 CLASSIFIER_BATCHES: tuple[int, ...] = (1, 8, 32)
 DETECTOR_BATCHES: tuple[int, ...] = (1, 4, 8)
 DETECTOR_SIZES: dict[str, tuple[int, int]] = {
@@ -217,6 +220,7 @@ class BenchResult:
     naive_tuned: NaiveResult | None = None
     live: LiveResult | None = None
     streams: LiveResult | None = None
+    cluster: Any = None  # cluster_bench.ClusterResult, with --only cluster
     targets: list[Target] = field(default_factory=list)
     targets_judged: bool = True  # False for --quick: `met` is None, the goals are for full runs
 
@@ -731,14 +735,17 @@ def machine_info(classifier: DeepfakeClassifier, detector: FaceDetector) -> dict
 
 def run_bench(config: BenchConfig, on_part: Callable[[str], None] | None = None) -> BenchResult:
     """Every selected part, in order; `on_part(name)` is called as each one starts."""
-    unknown = [p for p in config.parts if p not in PARTS]
+    unknown = [p for p in config.parts if p not in PARTS + OPTIONAL_PARTS]
     if unknown:
         raise UserError(f"--only: unknown part(s) {', '.join(unknown)} "
-                        f"(known: {', '.join(PARTS)})")
+                        f"(known: {', '.join(PARTS + OPTIONAL_PARTS)})")
 
     def step(name: str) -> None:
         if on_part:
             on_part(name)
+
+    if set(config.parts) <= set(OPTIONAL_PARTS):  # the cluster part alone: none of the rest
+        return _cluster_only(config, step)
 
     classifier = DeepfakeClassifier(config.model, providers=config.providers)
     # The pipelines' detector (as scan and watch load it) and one at ORT's default threads
@@ -812,6 +819,28 @@ def run_bench(config: BenchConfig, on_part: Callable[[str], None] | None = None)
                                               detector, service, threshold, frame, crops[:1])
             finally:
                 service.stop()
+        if "cluster" in config.parts:
+            from .cluster_bench import run_cluster
+
+            result.cluster = run_cluster(config, workdir, step)
+    result.targets = evaluate_targets(result)
+    if config.quick:
+        result.targets_judged = False
+        result.targets = [Target(t.name, t.value, t.goal, None) for t in result.targets]
+    return result
+
+
+def _cluster_only(config: BenchConfig, step: Callable[[str], None]) -> BenchResult:
+    """`--only cluster`: the machine's description and the cluster part, judged as a run is."""
+    from .cluster_bench import run_cluster
+
+    classifier = DeepfakeClassifier(config.model, providers=config.providers)
+    detector = FaceDetector(config.detector, providers=config.providers,
+                            min_score=config.min_face_score,
+                            intra_op_threads=PIPELINE_INTRA_OP_THREADS)
+    with tempfile.TemporaryDirectory(prefix="deepfake-monitor-bench-") as tmp:
+        cluster = run_cluster(config, Path(tmp), step)
+    result = BenchResult(machine_info(classifier, detector), cluster.clip, cluster=cluster)
     result.targets = evaluate_targets(result)
     if config.quick:
         result.targets_judged = False
@@ -850,6 +879,12 @@ def evaluate_targets(r: BenchResult) -> list[Target]:
         targets.append(Target(f"{n} streams: displayed fps of the slowest stream",
                               slowest.displayed_fps, f">= 0.95 x {slowest.source_fps:g}",
                               slowest.displayed_fps >= 0.95 * slowest.source_fps))
+    if r.cluster:
+        from .cluster_bench import COST_GOAL
+
+        cost = r.cluster.cost_at_one_worker
+        targets.append(Target("cluster: per-file cost at 1 worker / local scan", cost,
+                              f"<= {COST_GOAL:.2f}", cost <= COST_GOAL))
     return targets
 
 
@@ -930,6 +965,11 @@ def render(r: BenchResult, console: Any) -> None:
         row(part, "latency target 2 x (inference + frame interval)",
             f"2 x ({live.inference_ms:.1f} + {live.frame_interval_ms:.1f}) = "
             f"{live.latency_target_ms:.0f} ms")
+    if r.cluster:
+        from .cluster_bench import cluster_rows
+
+        for measure, value in cluster_rows(r.cluster):
+            row("8 cluster", measure, value)
     console.print(table)
     if r.targets:
         title = "targets" if r.targets_judged else \

@@ -244,6 +244,10 @@ Measures, on this machine, in one run:
                 (mean latency of the first vs the last 10 s).
   7 streams     --streams such live sources at once sharing one detector and one
                 classifier session: faces/s, fps and latency per stream.
+  8 cluster     only with --only cluster (it starts a local Ray cluster on 127.0.0.1,
+                needs the cluster extra): files/s of 'scan --cluster' with 1 and 2
+                worker processes against a local scan of the same files (models
+                loaded in both), start-up apart, and the driver's CPU per file.
 Without VIDEO a 1280x720, 30 fps, H.264 clip of the bundled sample is made in a
 temporary folder. Use an idle machine: other load shows up in every figure."""
 
@@ -260,7 +264,8 @@ def _add_bench(sub: Any) -> None:
     bench.add_argument("--json", metavar="PATH",
                        help="write every figure as JSON here ('-': stdout, table on stderr)")
     bench.add_argument("--only", metavar="PARTS",
-                       help=f"comma-separated parts to run (default: all of {','.join(PARTS)})")
+                       help=f"comma-separated parts to run (default: all of {','.join(PARTS)}; "
+                            "'cluster' only when named)")
     bench.add_argument("--sample-fps", type=sample_fps, default=5.0, metavar="FPS",
                        help="frames analysed per second of video by scan and the naive loop "
                             "(default: %(default)s, as scan)")

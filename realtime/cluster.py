@@ -351,6 +351,17 @@ class ClusterScanner:
             ).remote(self.engine, self.sample_fps)
             self.workers.append(_Worker(handle, node_id, handle.info.remote()))
 
+    def wait_ready(self, timeout: float = WORKER_START_TIMEOUT_S) -> list[WorkerInfo]:
+        """Block until every worker has loaded its models (measurements start warm)."""
+        pending = [w for w in self.workers if w.info_ref is not None]
+        infos = self.ray.get([w.info_ref for w in pending], timeout=timeout)
+        for worker, info in zip(pending, infos):
+            if info.problem:
+                raise UserError(f"{info.problem} (on cluster node {info.node})")
+            worker.info_ref, worker.info = None, info
+            self.infos.append(info)
+        return self.infos
+
     def run(self, jobs: Sequence[FileJob], *,
             on_ready: Callable[[WorkerInfo], None] | None = None,
             on_done: Callable[[FileDone], None] | None = None,
@@ -386,6 +397,8 @@ class ClusterScanner:
                         job = queue.popleft()
                         running[w.handle.scan.remote(job)] = (w, job)
                         w.running += 1
+                        if w.info is not None:
+                            log.debug("%s: sent to node %s", job.path, w.info.node)
                 waiting = [w.info_ref for w in self.workers if w.info_ref is not None]
                 refs = list(running) + waiting
                 if not refs:

@@ -143,7 +143,7 @@ class LocalRayCluster:
         with contextlib.suppress(ProcessLookupError):
             os.kill(node.raylet_pid, signal.SIGKILL)
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
         """End every process of this cluster, workers included, and remove its folder."""
         pids = self._processes()
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -175,12 +175,15 @@ class LocalRayCluster:
         return found
 
     def _processes(self) -> list[int]:
-        """This cluster's processes: those naming its folder, and all their descendants
-        (workers and agents rename themselves 'ray::...')."""
+        """This cluster's processes: those naming its folder (or, as the Ray Client server
+        does, its address), and all their descendants (workers and agents rename themselves
+        'ray::...')."""
         table = _proc_table()
-        marker = str(self.temp_dir).encode()
+        markers = [str(self.temp_dir).encode()]
+        if self.address:
+            markers.append(f"--address={self.address}".encode())
         roots = {pid for pid, args in table.items()
-                 if pid != os.getpid() and any(marker in a for a in args)}
+                 if pid != os.getpid() and any(m in a for a in args for m in markers)}
         children: dict[int, list[int]] = {}
         for pid, parent in _parents().items():
             children.setdefault(parent, []).append(pid)

@@ -173,11 +173,11 @@ def reference_of(path: str, local_report: dict) -> dict:
 
 
 class DoneLines:
-    """Reads a running scan's stderr; `wait(n)` until n files were reported done (-v)."""
+    """Reads a running scan's stderr; `wait(n, marker)` until n lines hold `marker`; `done`:
+    the -v lines of files done."""
 
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.lines: list[str] = []
-        self.done: list[str] = []
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
         self._thread.start()
@@ -187,14 +187,17 @@ class DoneLines:
         for line in proc.stderr:
             with self._cond:
                 self.lines.append(line)
-                if " on node " in line and ": INFO: " in line:
-                    self.done.append(line)
                 self._cond.notify_all()
 
-    def wait(self, n: int, timeout: float, where: str | None = None) -> None:
+    @property
+    def done(self) -> list[str]:
+        with self._cond:
+            return [ln for ln in self.lines if ": INFO: " in ln and " on node " in ln]
+
+    def wait(self, n: int, marker: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         with self._cond:
-            while len([d for d in self.done if where is None or where in d]) < n:
+            while len([ln for ln in self.lines if marker in ln]) < n:
                 left = deadline - time.monotonic()
                 assert left > 0, "".join(self.lines)
                 self._cond.wait(left)
@@ -204,8 +207,9 @@ class DoneLines:
         return "".join(self.lines)
 
 
-def start_scan(*args: str, cwd: Path) -> tuple[subprocess.Popen[str], DoneLines]:
-    proc = subprocess.Popen([*CLI, "scan", *args, "-v"], cwd=cwd, env=driver_env(),
+def start_scan(*args: str, cwd: Path, verbose: str = "-v"
+               ) -> tuple[subprocess.Popen[str], DoneLines]:
+    proc = subprocess.Popen([*CLI, "scan", *args, verbose], cwd=cwd, env=driver_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     return proc, DoneLines(proc)
 
@@ -216,12 +220,13 @@ def test_node_killed_mid_scan_every_file_reported_once(cluster: LocalRayCluster,
                                                         local_report: dict,
                                                         tmp_path: Path) -> None:
     victim = cluster.add_node(1)  # a third node, one worker on each
-    files = copies(clips, shared_media, tmp_path / "in", 12)
+    files = copies(clips, shared_media, tmp_path / "in", 8)
     proc, lines = start_scan(*map(str, files), "--cluster", cluster.address, "--json",
-                             str(tmp_path / "r.json"), cwd=tmp_path)
+                             str(tmp_path / "r.json"), cwd=tmp_path, verbose="-vv")
     try:
-        lines.wait(1, timeout=180, where=f" on node 127.0.0.1 {victim.node_id[:6]} ")
-        cluster.kill_node(victim)  # it holds its next file by now
+        # Killed as its first file reaches it: it dies holding it (a file takes 0.4 s+).
+        lines.wait(1, f": sent to node 127.0.0.1 {victim.node_id[:6]}", timeout=180)
+        cluster.kill_node(victim)
         assert proc.wait(timeout=300) == 0, lines.text()
     finally:
         proc.kill()
@@ -241,12 +246,12 @@ def test_node_killed_mid_scan_every_file_reported_once(cluster: LocalRayCluster,
 def test_resume_after_ctrl_c_analyses_only_the_rest(cluster: LocalRayCluster, clips: list[str],
                                                     shared_media: Path, local_report: dict,
                                                     tmp_path: Path) -> None:
-    files = copies(clips, shared_media, tmp_path / "in", 10)
+    files = copies(clips, shared_media, tmp_path / "in", 8)
     report_path = tmp_path / "r.json"
     args = [*map(str, files), "--cluster", cluster.address, "--json", str(report_path)]
     proc, lines = start_scan(*args, cwd=tmp_path)
     try:
-        lines.wait(2, timeout=180)
+        lines.wait(2, " ok on node ", timeout=180)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=120) == 130, lines.text()
     finally:
@@ -305,7 +310,7 @@ def test_watch_cluster_restarts_the_source_of_a_lost_worker(cluster: LocalRayClu
     cluster.add_node(2)  # room for the source whose node is killed
     events = tmp_path / "events.jsonl"
     proc = subprocess.Popen([*CLI, "watch", *map(str, sources), "--live", "--cluster",
-                             cluster.address, "--events", str(events), "--duration", "30",
+                             cluster.address, "--events", str(events), "--duration", "20",
                              "-v"], env=driver_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
@@ -340,3 +345,65 @@ def test_watch_cluster_restarts_the_source_of_a_lost_worker(cluster: LocalRayClu
     other = [r for r in records if r["source"] != name and r["type"] == "status"]
     assert "disconnected" not in {r["state"] for r in other}
     assert any(f"{name}: disconnected: cluster worker" in ln for ln in lines), "".join(lines)
+
+
+_BENCH_PART = """
+import json, sys
+from dataclasses import asdict
+from pathlib import Path
+from deepfake_monitor.realtime.bench import BenchConfig
+from deepfake_monitor.realtime.cluster_bench import run_cluster
+
+config = BenchConfig(video=Path(sys.argv[1]), parts=("cluster",), repeats=1, quick=True)
+steps = []
+result = run_cluster(config, Path(sys.argv[2]), steps.append, address=sys.argv[3])
+print(json.dumps({"result": asdict(result), "steps": steps}))
+"""
+
+
+def test_bench_cluster_part(cluster: LocalRayCluster, shared_media: Path, clips: list[str],
+                            tmp_path: Path) -> None:
+    """bench's cluster part, on this module's cluster (as a driver process of its own, like
+    `bench --only cluster`): figures that add up."""
+    from deepfake_monitor.realtime.bench import evaluate_targets
+    from deepfake_monitor.realtime.cluster_bench import (
+        FILES,
+        QUICK_FILES,
+        ClusterResult,
+        ClusterRun,
+    )
+
+    video = shared_media / clips[0]
+    proc = subprocess.run([sys.executable, "-c", _BENCH_PART, str(video), str(tmp_path),
+                           cluster.address], env=driver_env(), capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    data = out["result"]
+    r = ClusterResult(**{**data, "runs": [ClusterRun(**run) for run in data["runs"]]})
+    assert QUICK_FILES < FILES and r.files == QUICK_FILES
+    assert r.bytes_per_file == video.stat().st_size
+    assert [run.workers for run in r.runs] == [1, 2]
+    assert r.local_files_per_s == pytest.approx(r.files / r.local_wall_s)
+    for run in r.runs:
+        assert run.files == r.files and run.lost_workers == 0
+        assert run.files_per_s == pytest.approx(run.files / run.wall_s)
+        assert run.driver_ms_per_file == pytest.approx(1000 * run.driver_cpu_s / run.files)
+        assert 0 < run.driver_cpu_s < run.wall_s  # the driver waits; the workers work
+    assert r.cost_at_one_worker == pytest.approx(r.runs[0].wall_s / r.local_wall_s)
+    assert r.driver_limit_files_per_s == pytest.approx(1000 / r.runs[1].driver_ms_per_file)
+    assert not any("starting a local Ray node" in s for s in out["steps"])  # it used ours
+    (target,) = [t for t in evaluate_targets(_with_cluster(r)) if t.name.startswith("cluster")]
+    assert target.value == r.cost_at_one_worker and target.met == (target.value <= 1.10)
+
+
+def _with_cluster(r: object) -> object:
+    from deepfake_monitor.realtime.bench import BenchResult
+
+    return BenchResult(machine={}, video={}, cluster=r)
+
+
+def test_default_bench_parts_leave_the_cluster_out() -> None:
+    from deepfake_monitor.realtime.bench import OPTIONAL_PARTS, PARTS
+
+    assert "cluster" not in PARTS and OPTIONAL_PARTS == ("cluster",)
