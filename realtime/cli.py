@@ -208,8 +208,9 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
 def _add_cluster(p: argparse.ArgumentParser, what: str) -> None:
     g = p.add_argument_group(
         "Ray cluster (pip install 'deepfake-monitor[cluster]')",
-        "Inputs, --model and --annotate must be on storage every node sees, under the same "
-        "path; every node needs the same deepfake-monitor install.")
+        ("Inputs, --model and --annotate" if what == "workers" else
+         "Files played live and --model") + " must be on storage every node sees, under the "
+        "same path; every node needs the same deepfake-monitor install.")
     g.add_argument("--cluster", metavar="ADDRESS",
                    help="run on a Ray cluster: 'auto' (the cluster this machine belongs to), "
                         "HOST:PORT of its head, or ray://HOST:PORT (Ray Client)"
