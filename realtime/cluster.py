@@ -365,8 +365,7 @@ class ClusterScanner:
     def run(self, jobs: Sequence[FileJob], *,
             on_ready: Callable[[WorkerInfo], None] | None = None,
             on_done: Callable[[FileDone], None] | None = None,
-            on_note: Callable[[str], None] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> ScanRun:
+            on_note: Callable[[str], None] | None = None) -> ScanRun:
         """Analyse `jobs` on the workers until done, or Ctrl+C (then `interrupted`, with the
         files finished so far); it also waits for one worker to be up when there is no job, as
         the report names the model the workers loaded. `on_ready(info)` for each worker once
@@ -390,8 +389,6 @@ class ClusterScanner:
 
         try:
             while queue or running or not self.infos:
-                if should_stop and should_stop():
-                    raise KeyboardInterrupt
                 for w in self.workers:
                     while w.ready and queue and w.running < IN_FLIGHT_PER_WORKER:
                         job = queue.popleft()
