@@ -103,11 +103,13 @@ class LocalRayCluster:
             raise
         return cluster
 
-    def add_node(self, num_cpus: int = 1) -> LocalNode:
-        """Start one more node (the first one is the head) and wait until it is up."""
+    def add_node(self, num_cpus: int = 1, num_gpus: int = 0) -> LocalNode:
+        """Start one more node (the first one is the head) and wait until it is up.
+        `num_gpus`: GPUs the node offers Ray's scheduler, whether or not it has them (what is
+        scheduled on them runs where ONNX Runtime finds a GPU, else on the CPU)."""
         before = set(self._raylets())
         args = ["start", "--node-ip-address", LOOPBACK, "--num-cpus", str(num_cpus),
-                "--num-gpus", "0", "--object-store-memory",
+                "--num-gpus", str(num_gpus), "--object-store-memory",
                 str(self.object_store_mb * 1024 * 1024), "--disable-usage-stats",
                 "--temp-dir", str(self.temp_dir)]
         env = driver_env()

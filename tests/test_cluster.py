@@ -154,6 +154,33 @@ def test_unreachable_cluster_is_one_line(clips: list[str], shared_media: Path) -
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_gpus_per_worker_places_workers_on_the_gpus(cluster: LocalRayCluster,
+                                                    clips: list[str], shared_media: Path,
+                                                    local_report: dict,
+                                                    tmp_path: Path) -> None:
+    """A node offering two GPUs to Ray's scheduler gets the two workers of --gpus-per-worker 1
+    and no other node any (ONNX Runtime finds no GPU here and runs them on the CPU)."""
+    gpus = cluster.add_node(2, num_gpus=2)
+    proc = run_cli("scan", *clips, "--cluster", cluster.address, "--gpus-per-worker", "1",
+                   "--json", str(tmp_path / "r.json"), "-v", cwd=shared_media)
+    assert proc.returncode == 0, proc.stderr
+    nodes = {line.split(" on node ")[1].split(" in ")[0] for line in proc.stderr.splitlines()
+             if ": INFO: " in line and " on node " in line}
+    assert nodes == {f"127.0.0.1 {gpus.node_id[:6]}"}, proc.stderr
+    assert "on 2 worker(s)" in proc.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    local = {v["path"]: v for v in local_report["videos"]}
+    assert [v["path"] for v in report["videos"]] == clips
+    for got in report["videos"]:
+        assert_same_video(got, local[got["path"]])
+    proc = run_cli("scan", *clips, "--cluster", cluster.address, "--gpus-per-worker", "3",
+                   cwd=shared_media)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "deepfake-monitor: error: --cluster: no node of the cluster offers 3 GPU(s) for a "
+        f"worker ({len([n for n in cluster.nodes if n.alive])} node(s) alive)")
+
+
 def copies(clips: list[str], shared_media: Path, folder: Path, n: int) -> list[Path]:
     """`n` inputs cycling over the clips, each a file of its own (on storage all nodes see)."""
     folder.mkdir()
@@ -194,13 +221,15 @@ class DoneLines:
         with self._cond:
             return [ln for ln in self.lines if ": INFO: " in ln and " on node " in ln]
 
-    def wait(self, n: int, marker: str, timeout: float) -> None:
+    def wait(self, n: int, marker: str, timeout: float) -> list[str]:
+        """The first `n` lines holding `marker`, once there are that many."""
         deadline = time.monotonic() + timeout
         with self._cond:
-            while len([ln for ln in self.lines if marker in ln]) < n:
+            while len(found := [ln for ln in self.lines if marker in ln]) < n:
                 left = deadline - time.monotonic()
                 assert left > 0, "".join(self.lines)
                 self._cond.wait(left)
+            return found[:n]
 
     def text(self) -> str:
         self._thread.join(30)
@@ -219,13 +248,18 @@ def test_node_killed_mid_scan_every_file_reported_once(cluster: LocalRayCluster,
                                                         clips: list[str], shared_media: Path,
                                                         local_report: dict,
                                                         tmp_path: Path) -> None:
-    victim = cluster.add_node(1)  # a third node, one worker on each
+    cluster.add_node(1)  # one more node: room for the lost worker, and for later tests
     files = copies(clips, shared_media, tmp_path / "in", 8)
     proc, lines = start_scan(*map(str, files), "--cluster", cluster.address, "--json",
                              str(tmp_path / "r.json"), cwd=tmp_path, verbose="-vv")
+    head = cluster.nodes[0]
     try:
-        # Killed as its first file reaches it: it dies holding it (a file takes 0.4 s+).
-        lines.wait(1, f": sent to node 127.0.0.1 {victim.node_id[:6]}", timeout=180)
+        # The first node other than the head (driver and GCS live there) that is sent a file
+        # is killed at once: it dies holding it (a file takes 0.4 s and more).
+        sent = lines.wait(1, ": sent to node 127.0.0.1 ", timeout=180)
+        while head.node_id.startswith(sent[-1].split()[-1]):
+            sent = lines.wait(len(sent) + 1, ": sent to node 127.0.0.1 ", timeout=180)
+        (victim,) = [n for n in cluster.nodes if n.node_id.startswith(sent[-1].split()[-1])]
         cluster.kill_node(victim)
         assert proc.wait(timeout=300) == 0, lines.text()
     finally:
