@@ -1,9 +1,11 @@
 """The runtime install has no Ray: scan and watch run without it and never import it, and
---cluster says in one line how to install it. Run in subprocesses whose import system refuses
-`ray`, so it holds whether or not the cluster extra is installed here."""
+--cluster says in one line how to install it; watch's .txt source lists work locally too. Run
+in subprocesses whose import system refuses `ray`, so it holds whether or not the cluster extra
+is installed here."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +59,29 @@ def test_cluster_without_ray_says_how_to_install_it(command: list[str], clip: st
     done = run_without_ray(*command, clip, "--cluster", "auto")
     assert done.returncode == 2
     assert done.stderr.strip() == MISSING
+
+
+def test_watch_reads_sources_from_a_txt_list(clip: str, shared_media: Path,
+                                             tmp_path: Path) -> None:
+    """One source per line, blank lines and comments skipped; locally too, without Ray."""
+    other = shared_media / "videos" / "aniportrait-pose_ref_video.mp4"
+    if not other.is_file():
+        pytest.skip(f"{other} is absent")
+    listing = tmp_path / "cams.txt"
+    listing.write_text(f"# two files\n{clip}\n\n  {other}  \n")
+    events = tmp_path / "events.jsonl"
+    done = run_without_ray("watch", str(listing), "--live", "--events", str(events))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "no ray"
+    states = {(r["source"], r["state"]) for r in map(json.loads, events.read_text().splitlines())
+              if r["type"] == "status"}
+    assert {(clip, "ended"), (str(other), "ended")} <= states
+
+
+def test_watch_list_naming_no_source_is_one_line(tmp_path: Path) -> None:
+    listing = tmp_path / "cams.txt"
+    listing.write_text("# nothing yet\n\n")
+    done = run_without_ray("watch", str(listing))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"deepfake-monitor: error: {listing}: names no source "
+                                   "(one per line)")
