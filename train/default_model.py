@@ -676,6 +676,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "on in the card; evaluation only: nothing is trained or tuned on it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # a line per opened and finished file of every scan would bury the recipe's own lines
+    logging.getLogger("deepfake_monitor.realtime.sources").setLevel(logging.WARNING)
     recipe = Recipe()
     try:
         prepare_data(recipe, args.media, args.work)
