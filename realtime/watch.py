@@ -144,8 +144,8 @@ class WatchSession:
 
     def _print_status(self, final: bool = False) -> None:
         line = self.status_line()
-        if final and line == self._last_line and not self.out.isatty():
-            return  # printed already, and nothing changed since
+        if line == self._last_line and not self.out.isatty():
+            return  # in a log, a line that says nothing new is noise (and never the last twice)
         self._last_line = line
         if self.out.isatty() and not final:
             print("\r\x1b[2K" + line, end="", file=self.out, flush=True)

@@ -217,7 +217,8 @@ def test_watch_waits_for_a_camera_that_is_down_survives_its_restart_and_stops_on
 
 
 def test_status_lines_are_printed_once_each(tmp_path: Path, model: Path, face) -> None:
-    """Every few seconds while watching, and once at the end: the last line never twice."""
+    """Every few seconds while watching (in a log, only lines that say something new), and
+    once at the end: the last line never twice."""
     import io
 
     from deepfake_monitor.realtime.classifier import DeepfakeClassifier, InferenceService
