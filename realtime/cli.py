@@ -728,6 +728,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the program itself: the process ends when this returns
         try:
             return _main(sys.argv[1:])
+        except BrokenPipeError:
+            # `deepfake-monitor inspect m.onnx | head`: the reader has gone, which is not an
+            # error; point stdout at /dev/null so the interpreter's own flush stays quiet.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_OK
         finally:
             # The interpreter's last collections would walk every object numpy, OpenCV and
             # onnxruntime made (~30 ms, a few % of a short scan); nothing needs them any more.
