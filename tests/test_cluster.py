@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -265,7 +266,10 @@ def test_node_killed_mid_scan_every_file_reported_once(cluster: LocalRayCluster,
     finally:
         proc.kill()
     stderr = lines.text()
-    assert "1 worker(s) lost" in stderr, stderr
+    # at least the killed node's worker; a busy machine can also lose a worker that was
+    # starting on that node when it died
+    lost = re.search(r"(\d+) worker\(s\) lost", stderr)
+    assert lost and int(lost.group(1)) >= 1, stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert [v["path"] for v in report["videos"]] == [str(f) for f in files]
     for got in report["videos"]:
