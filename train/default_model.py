@@ -269,11 +269,11 @@ def run_training(recipe: Recipe, faces: Path, run: Path) -> None:
     run_command(train_argv(recipe, faces, run), done=None if interrupted else done)
 
 
-def held_out_labels(work: Path, staged: Sequence[StagedMedia]) -> Path:
-    """A `scan --labels` CSV over the validation and held-out people's videos: their original
+def held_out_labels(work: Path, staged: Sequence[StagedMedia]) -> tuple[Path, list[str]]:
+    """A `scan --labels` CSV over the validation and held-out people's videos -- their original
     clips (what a user scans), the same clips as `synthesize` re-encoded them, and the
     self-blended and swapped copies made from those (photos are not videos: `evaluate`
-    covers them at crop level)."""
+    covers them at crop level) -- and those videos, to scan."""
     import csv
 
     rows: list[tuple[str, int, str, str]] = []
@@ -291,7 +291,7 @@ def held_out_labels(work: Path, staged: Sequence[StagedMedia]) -> Path:
         writer = csv.writer(fh)
         writer.writerow(("path", "label", "kind", "source"))
         writer.writerows(rows)
-    return path
+    return path, [row[0] for row in rows]
 
 
 def scan_labelled(model: Path, labels: Path, report: Path, inputs: Sequence[str],
@@ -318,17 +318,14 @@ def clip_threshold(scores: Sequence[float], budget: float) -> float:
 
 def videos_by_kind(report: dict[str, Any], labels: Path) -> dict[str, list[tuple[str, float]]]:
     """(path, score) of the report's scored videos, grouped by the labels' `kind`."""
-    import csv
+    from deepfake_monitor.realtime.labelled_metrics import read_labels
 
-    kinds: dict[str, str] = {}
-    with labels.open(newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            kinds[str(Path(row["path"]).resolve())] = row["kind"]
+    label_set = read_labels(labels)
     out: dict[str, list[tuple[str, float]]] = {}
     for v in report["videos"]:
-        kind = kinds.get(str(Path(v["path"]).resolve()))
-        if kind is not None and v.get("score") is not None:
-            out.setdefault(kind, []).append((v["path"], float(v["score"])))
+        label = label_set.lookup(v["path"])
+        if label is not None and label.kind is not None and v.get("score") is not None:
+            out.setdefault(label.kind, []).append((v["path"], float(v["score"])))
     return out
 
 
@@ -370,8 +367,7 @@ def build(recipe: Recipe, media: Path, work: Path, out: Path,
     # the shipped threshold is then set on the held-out real clips.
     provisional = work / "provisional.onnx"
     run_command(["export", str(run), "--out", str(provisional)], done=provisional)
-    labels = held_out_labels(work, staged)
-    inputs = _label_paths(labels)
+    labels, inputs = held_out_labels(work, staged)
     held = scan_labelled(provisional, labels, work / "heldout_scan.json", inputs)
     by_kind = videos_by_kind(held, labels)
     real_clips = [s for _, s in by_kind.get(ORIGINAL_CLIP, [])]
@@ -436,13 +432,6 @@ def build(recipe: Recipe, media: Path, work: Path, out: Path,
     _copy(model, out / MODEL_FILE)
     (out / CARD_FILE).write_text(card_text, encoding="utf-8")
     print(f"[recipe] wrote {out / MODEL_FILE} and {out / CARD_FILE}", file=sys.stderr)
-
-
-def _label_paths(labels: Path) -> list[str]:
-    import csv
-
-    with labels.open(newline="", encoding="utf-8") as fh:
-        return [row["path"] for row in csv.DictReader(fh)]
 
 
 def measure_speed(model: Path, crop: Path, seconds: float = 2.0) -> dict[int, float]:

@@ -167,8 +167,8 @@ class OnlineBlends:
             self.faces.append(max(found, key=lambda f: f.width * f.height) if found else None)
             if share > 0 and mesh:
                 images.append(image)
-        self.meshes = (face_meshes(images, self.faces, load_face_mesh())
-                       if share > 0 and mesh else [None] * len(self.reals))
+        self.meshes = (face_meshes(images, self.faces) if share > 0 and mesh
+                       else [None] * len(self.reals))
         self.outlines = [None if m is None else m[list(FACE_OVAL)] for m in self.meshes]
         log.info("online fakes: a face found in %d of %d real training crops (face mesh "
                  "contours: %d)", sum(f is not None for f in self.faces), len(self.faces),

@@ -157,8 +157,9 @@ def register_train(subparsers: Any) -> None:
                         "self-blends of the batch's own real crops (pairs each real with a fake "
                         "of the same face; against memorising small datasets); default 0")
     p.add_argument("--online-swap", type=share, default=0.0, metavar="Q",
-                   help="make a share Q of those fresh fakes crude face swaps with another "
-                        "identity's training crop instead of self-blends; default 0")
+                   help="make a share Q of those fresh fakes swaps with another identity's "
+                        "training crop instead of self-blends (warped onto the crop's face "
+                        "mesh where both have one); default 0")
     p.add_argument("--online-blend", choices=("paper", "lowres", "strong"), default="strong",
                    help="alterations of those fakes, as synthesize's --blend "
                         "(default: %(default)s)")
