@@ -147,6 +147,37 @@ def test_synthesized_fakes_keep_their_source_identity(pipeline: dict[str, Path])
     assert {r["split"] for r in rows} >= {"train", "val", "test"}
 
 
+def test_evaluate_compares_training_reals_with_unseen_reals(pipeline: dict[str, Path]) -> None:
+    """The memorisation check scores the training people's real crops with the same model:
+    its unseen-real side is exactly the reported split's real crops."""
+    metrics = json.loads((pipeline["run"] / "metrics.json").read_text())["test"]
+    mem = metrics["memorisation"]
+    with (pipeline["faces"] / "manifest.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    train_reals = sum(r["split"] == "train" and r["label"] == "real" for r in rows)
+    assert mem["train_real"]["count"] == min(train_reals, 600) > 0
+    with (pipeline["run"] / "predictions_test.csv").open(newline="") as fh:
+        real_p = [float(r["p_fake"]) for r in csv.DictReader(fh) if r["label"] == "real"]
+    assert mem["unseen_real"]["count"] == len(real_p)
+    assert mem["unseen_real"]["mean_p"] == pytest.approx(sum(real_p) / len(real_p), abs=1e-4)
+    assert 0.0 <= mem["auc"] <= 1.0
+
+
+def test_memorisation_auc_ranks_unseen_reals_against_training_reals() -> None:
+    from deepfake_monitor.train.evaluate import evenly, memorisation
+
+    rng = np.random.default_rng(0)
+    same = memorisation(rng.uniform(size=400), rng.uniform(size=400), 0.5)
+    assert 0.42 < same["auc"] < 0.58
+    learned = memorisation(np.full(10, 0.1), np.array([0.2, 0.6, 0.9]), 0.5)
+    assert learned["auc"] == 1.0
+    assert learned["train_real"]["above_threshold"] == 0.0
+    assert learned["unseen_real"]["above_threshold"] == pytest.approx(2 / 3)
+    assert memorisation(np.zeros(0), np.ones(3), 0.5)["auc"] is None
+    assert evenly(list(range(10)), 3) == [0, 4, 9]
+    assert evenly([1, 2], 5) == [1, 2]
+
+
 def test_run_folder_holds_model_contract_and_history(pipeline: dict[str, Path]) -> None:
     run = pipeline["run"]
     for name in ("config.json", "history.csv", "best.keras", "contract.json", "metrics.json",

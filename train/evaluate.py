@@ -181,6 +181,43 @@ def score_split(model: Any, faces: Path, split: str, size: int) -> list[Scored]:
             for s, z in zip(samples, logits)]
 
 
+MEMORISATION_SAMPLE = 600
+
+
+def memorisation(train_real: np.ndarray, unseen_real: np.ndarray, threshold: float
+                 ) -> dict[str, Any]:
+    """How differently the model scores the real faces it trained on and real faces of people
+    it never saw.
+
+    A detector that keys on the manipulation scores both alike (AUC near 0.5). One that learned
+    its training people calls them real and new people fake: unseen reals score higher, the AUC
+    (unseen real = positive) nears 1 -- and real footage of anyone else will raise false alarms.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    seen, unseen = np.asarray(train_real, np.float64), np.asarray(unseen_real, np.float64)
+    out: dict[str, Any] = {
+        "train_real": {"count": len(seen), "mean_p": float(seen.mean()) if len(seen) else None,
+                       "above_threshold": float(np.mean(seen >= threshold)) if len(seen)
+                       else None},
+        "unseen_real": {"count": len(unseen),
+                        "mean_p": float(unseen.mean()) if len(unseen) else None,
+                        "above_threshold": float(np.mean(unseen >= threshold)) if len(unseen)
+                        else None},
+        "auc": None}
+    if len(seen) and len(unseen):
+        y = np.r_[np.zeros(len(seen)), np.ones(len(unseen))]
+        out["auc"] = float(roc_auc_score(y, np.r_[seen, unseen]))
+    return out
+
+
+def evenly(items: Sequence[Any], at_most: int) -> list[Any]:
+    """At most `at_most` items spread evenly over the sequence, in order."""
+    if len(items) <= at_most:
+        return list(items)
+    return [items[i] for i in np.linspace(0, len(items) - 1, at_most).round().astype(int)]
+
+
 def fpr_threshold(real_probs: np.ndarray, fpr: float) -> float:
     """The P(fake) threshold that a share `fpr` of these real faces reach or exceed."""
     p = np.sort(np.asarray(real_probs, np.float64))
@@ -228,6 +265,14 @@ def evaluate_run(run: Path, faces: Path | None = None, split: str = "test",
     result = report(scored, temperature, threshold)
     result.update(split=split, faces=str(faces), calibration_fitted_on=fitted_on,
                   threshold_from=threshold_from)
+    if split != "train":
+        from .training import predict_logits, read_manifest
+
+        seen = evenly([s for s in read_manifest(faces, "train") if s.label == 0],
+                      MEMORISATION_SAMPLE)
+        unseen = np.array([s.logit for s in scored if s.label == 0])
+        seen_p = sigmoid(predict_logits(model, seen, size) / temperature)
+        result["memorisation"] = memorisation(seen_p, sigmoid(unseen / temperature), threshold)
 
     probs = sigmoid(np.array([s.logit for s in scored]) / temperature)
     with (run / f"predictions_{split}.csv").open("w", newline="", encoding="utf-8") as fh:

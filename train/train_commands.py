@@ -225,6 +225,9 @@ def register_evaluate(subparsers: Any) -> None:
     p.set_defaults(handler=run_evaluate)
 
 
+MEMORISED_AUC = 0.7  # unseen reals ranked above training reals this often: a warning sign
+
+
 def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
@@ -248,6 +251,14 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for method, m in r["per_method"].items():
         print(f"  {method}: frame AUC {_fmt(m['frame'].get('auc'))}  video AUC "
               f"{_fmt(m['video'].get('auc'))}  fake recall {_fmt(m['frame'].get('fake_recall'))}")
+    mem = r.get("memorisation")
+    if mem and mem["auc"] is not None:
+        seen, unseen = mem["train_real"], mem["unseen_real"]
+        print(f"  reals: training people mean P(fake) {seen['mean_p']:.3f} "
+              f"({seen['above_threshold']:.0%} flagged), unseen people {unseen['mean_p']:.3f} "
+              f"({unseen['above_threshold']:.0%} flagged); memorisation AUC {mem['auc']:.3f}"
+              + (" -- it learned its training people more than the manipulation"
+                 if mem["auc"] >= MEMORISED_AUC else ""))
     print(f"  written: {args.run}/metrics.json, {r['roc_png']}, predictions_{args.split}.csv, "
           "contract.json (temperature" + (", threshold" if r.get("threshold_from") else "") + ")")
     return 0
