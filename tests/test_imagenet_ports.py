@@ -269,6 +269,33 @@ def test_training_backbone_any_size_and_weights(name: str) -> None:
         build_model(name, 31, weights="none")
 
 
+def test_freeze_keeps_the_early_layers_at_their_imagenet_weights() -> None:
+    """`train --freeze 0.5`: one optimiser step on real photos moves the late layers only, and
+    the frozen batch-norm layers keep their ImageNet statistics (inference mode)."""
+    import keras
+
+    from deepfake_monitor.train.training import _leaf_layers, build_model
+
+    _path("efficientnet_lite0")
+    crops = np.stack([_centre_crop(skdata.chelsea(), 64), _centre_crop(skdata.coffee(), 64),
+                      _centre_crop(skdata.astronaut(), 64), _centre_crop(skdata.rocket(), 64)])
+    model = build_model("efficientnet_lite0", 64, weights="imagenet", dropout=0.0, freeze=0.5)
+    weighted = [layer for layer in _leaf_layers(model.get_layer("efficientnet_lite0"))
+                if layer.weights]
+    frozen = [layer for layer in weighted if not layer.trainable]
+    assert len(frozen) == len(weighted) // 2 and frozen == weighted[:len(frozen)]
+    before = [[np.array(w) for w in layer.get_weights()] for layer in weighted]
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="binary_crossentropy")
+    model.fit(crops.astype("float32"), np.array([0.0, 1.0, 0.0, 1.0]), batch_size=4,
+              epochs=1, verbose=0)
+    moved = [not all(np.array_equal(a, b) for a, b in zip(old, layer.get_weights(), strict=True))
+             for old, layer in zip(before, weighted, strict=True)]
+    assert not any(moved[:len(frozen)])  # kernels and moving statistics alike
+    assert all(moved[len(frozen):])
+    everything = build_model("efficientnet_lite0", 64, weights="none", freeze=0.0)
+    assert all(layer.trainable for layer in _leaf_layers(everything))
+
+
 def test_missing_wheel_is_one_line_naming_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
     from deepfake_monitor.train.training import build_model
 

@@ -146,6 +146,10 @@ def register_train(subparsers: Any) -> None:
     p.add_argument("--lr", type=positive, default=3e-4, help="peak learning rate")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--dropout", type=fraction, default=0.3)
+    p.add_argument("--freeze", type=share, default=0.0, metavar="F",
+                   help="keep the first share F of the backbone's weighted layers (from the "
+                        "input) at their start weights: less to memorise a few hundred faces "
+                        "with; default 0 (all trained)")
     p.add_argument("--schedule", choices=("cosine", "plateau"), default="cosine",
                    help="cosine decay after a warm-up epoch, or reduce on plateau")
     p.add_argument("--patience", type=positive_int, default=5,
@@ -188,7 +192,8 @@ def run_train(args: argparse.Namespace) -> int:
         faces=args.faces, out=args.out, backbone=args.backbone, input_size=args.input_size,
         weights=args.weights, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.lr, weight_decay=args.weight_decay, dropout=args.dropout,
-        schedule=args.schedule, patience=args.patience, steps_per_epoch=args.steps_per_epoch,
+        freeze=args.freeze, schedule=args.schedule, patience=args.patience,
+        steps_per_epoch=args.steps_per_epoch,
         augment=args.augment, balance=args.balance, mixed_precision=args.mixed_precision,
         online_sbi=args.online_sbi, online_swap=args.online_swap,
         online_blend=args.online_blend, degrade=args.degrade, mesh=args.mesh, seed=args.seed,

@@ -103,6 +103,7 @@ class TrainConfig:
     learning_rate: float = 3e-4
     weight_decay: float = 1e-4
     dropout: float = 0.3
+    freeze: float = 0.0  # share of the backbone's weighted layers, from the input, kept fixed
     schedule: str = "cosine"  # or "plateau"
     warmup_epochs: float = 1.0
     patience: int = 5
@@ -126,7 +127,7 @@ class TrainConfig:
             raise UserError(f"unknown schedule {self.schedule!r}; choose cosine or plateau")
         if self.mixed_precision not in ("auto", "on", "off"):
             raise UserError("mixed precision must be auto, on or off")
-        for name in ("online_sbi", "online_swap"):
+        for name in ("online_sbi", "online_swap", "freeze"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"{name} must be within [0, 1], got {getattr(self, name)}")
 
@@ -212,8 +213,38 @@ def compact_fcn(input_size: int) -> keras.Model:
 
 
 def build_model(backbone: str, input_size: int, *, weights: str | None = "imagenet",
-                dropout: float = 0.3) -> keras.Model:
-    """RGB 0..255 crops in, one fake-vs-real logit out."""
+                dropout: float = 0.3, freeze: float = 0.0) -> keras.Model:
+    """RGB 0..255 crops in, one fake-vs-real logit out; the first `freeze` share of the
+    backbone's weighted layers keep their start weights (and batch-norm statistics)."""
+    model = _build_model(backbone, input_size, weights=weights, dropout=dropout)
+    if freeze > 0.0:
+        freeze_early_layers(model.get_layer(index=2), freeze)
+    return model
+
+
+def freeze_early_layers(net: keras.Model, share: float) -> int:
+    """Fix the first `share` of `net`'s weighted layers, in order from the input: generic
+    low-level ImageNet features that a few hundred training faces cannot memorise through.
+    A frozen batch-norm layer also runs in inference mode (Keras 3). Returns how many."""
+    weighted = [layer for layer in _leaf_layers(net) if layer.weights]
+    count = math.floor(share * len(weighted) + 1e-9)
+    for layer in weighted[:count]:
+        layer.trainable = False
+    return count
+
+
+def _leaf_layers(net: keras.Model) -> list[keras.layers.Layer]:
+    out: list[keras.layers.Layer] = []
+    for layer in net.layers:
+        if isinstance(layer, keras.Model):
+            out.extend(_leaf_layers(layer))
+        else:
+            out.append(layer)
+    return out
+
+
+def _build_model(backbone: str, input_size: int, *, weights: str | None,
+                 dropout: float) -> keras.Model:
     ctor_name, mode, min_side = BACKBONES[backbone]
     if input_size < min_side:
         raise UserError(f"{backbone} needs inputs of at least {min_side} px, got {input_size}")
@@ -461,7 +492,7 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
     try:
         model = build_model(config.backbone, size, weights=config.weights,
-                            dropout=config.dropout)
+                            dropout=config.dropout, freeze=config.freeze)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     steps = config.steps_per_epoch or max(1, math.ceil(len(train_set) / config.batch_size))
