@@ -216,35 +216,6 @@ def build_model(backbone: str, input_size: int, *, weights: str | None = "imagen
                 dropout: float = 0.3, freeze: float = 0.0) -> keras.Model:
     """RGB 0..255 crops in, one fake-vs-real logit out; the first `freeze` share of the
     backbone's weighted layers keep their start weights (and batch-norm statistics)."""
-    model = _build_model(backbone, input_size, weights=weights, dropout=dropout)
-    if freeze > 0.0:
-        freeze_early_layers(model.get_layer(index=2), freeze)
-    return model
-
-
-def freeze_early_layers(net: keras.Model, share: float) -> int:
-    """Fix the first `share` of `net`'s weighted layers, in order from the input: generic
-    low-level ImageNet features that a few hundred training faces cannot memorise through.
-    A frozen batch-norm layer also runs in inference mode (Keras 3). Returns how many."""
-    weighted = [layer for layer in _leaf_layers(net) if layer.weights]
-    count = math.floor(share * len(weighted) + 1e-9)
-    for layer in weighted[:count]:
-        layer.trainable = False
-    return count
-
-
-def _leaf_layers(net: keras.Model) -> list[keras.layers.Layer]:
-    out: list[keras.layers.Layer] = []
-    for layer in net.layers:
-        if isinstance(layer, keras.Model):
-            out.extend(_leaf_layers(layer))
-        else:
-            out.append(layer)
-    return out
-
-
-def _build_model(backbone: str, input_size: int, *, weights: str | None,
-                 dropout: float) -> keras.Model:
     ctor_name, mode, min_side = BACKBONES[backbone]
     if input_size < min_side:
         raise UserError(f"{backbone} needs inputs of at least {min_side} px, got {input_size}")
@@ -259,13 +230,13 @@ def _build_model(backbone: str, input_size: int, *, weights: str | None,
         net = compact_fcn(input_size)
         if weights is not None:
             net.load_weights(weights)
-        return _with_head(net, backbone, input_size, mode, dropout)
+        return _with_head(net, backbone, input_size, mode, dropout, freeze)
     if ctor_name == "port":
         net = build_port(backbone, input_size,
                          weights="imagenet" if weights == "imagenet" else None)
         if weights not in (None, "imagenet"):
             net.load_weights(weights)
-        return _with_head(net, backbone, input_size, mode, dropout)
+        return _with_head(net, backbone, input_size, mode, dropout, freeze)
     ctor = getattr(keras.applications, ctor_name)
     kwargs: dict[str, Any] = {"include_top": False, "weights": weights, "pooling": "avg",
                               "input_shape": (input_size, input_size, 3)}
@@ -280,11 +251,12 @@ def _build_model(backbone: str, input_size: int, *, weights: str | None,
                             f"the backbones {', '.join(OFFLINE_BACKBONES)} need none, or use "
                             "--weights none") from None
         raise
-    return _with_head(net, backbone, input_size, mode, dropout)
+    return _with_head(net, backbone, input_size, mode, dropout, freeze)
 
 
 def _with_head(net: keras.Model, backbone: str, input_size: int, mode: str,
-               dropout: float) -> keras.Model:
+               dropout: float, freeze: float) -> keras.Model:
+    freeze_early_layers(net, freeze)
     inputs = keras.Input((input_size, input_size, 3), dtype="float32", name="image")
     x = BackbonePreprocess(mode, name="preprocess")(inputs)
     x = net(x)
@@ -292,6 +264,24 @@ def _with_head(net: keras.Model, backbone: str, input_size: int, mode: str,
     logit = keras.layers.Dense(1, dtype="float32", name="logit")(x)
     return keras.Model(inputs, logit, name=f"deepfake_{backbone}")
 
+
+def freeze_early_layers(net: keras.Model, share: float) -> None:
+    """Fix the first `share` of `net`'s weighted layers, in order from the input: generic
+    low-level ImageNet features that a few hundred training faces cannot memorise through.
+    A frozen batch-norm layer also runs in inference mode (Keras 3)."""
+    weighted = [layer for layer in _leaf_layers(net) if layer.weights]
+    for layer in weighted[:math.floor(share * len(weighted) + 1e-9)]:
+        layer.trainable = False
+
+
+def _leaf_layers(net: keras.Model) -> list[keras.layers.Layer]:
+    out: list[keras.layers.Layer] = []
+    for layer in net.layers:
+        if isinstance(layer, keras.Model):
+            out.extend(_leaf_layers(layer))
+        else:
+            out.append(layer)
+    return out
 
 # -- input pipeline --------------------------------------------------------------------------
 
