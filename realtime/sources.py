@@ -70,11 +70,15 @@ from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import numpy as np
 
+from .credentials import mask_credentials as mask_credentials
+from .credentials import quote_userinfo as quote_userinfo
+from .credentials import remember_url
+from .credentials import split_userinfo as split_userinfo
 from .errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -83,16 +87,6 @@ STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https", "rtmp", "rtmps", "srt", "udp
 DEFAULT_SCREEN_FPS = 15.0
 _FIRST_BACKOFF_S = 0.5
 _URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-# A URL in free text runs from its scheme to the next blank or quote. Its userinfo runs up to the
-# last "@" that a host[:port] follows (a password may hold "#", "/", "?" or "@" unencoded).
-_URL_IN_TEXT = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<rest>[^\s'\"<>]*)")
-_HOST_PORT = re.compile(r"(?:\[[0-9A-Za-z:.%]*\]|[A-Za-z0-9._~%-]*)(?::[0-9]*)?[.,;:!)\]]*$")
-# Query (or fragment) keys whose values are credentials: the value runs to the next "&".
-SECRET_QUERY_KEYS = ("password", "passwd", "pass", "pwd", "user", "username", "login", "token",
-                     "access_token", "auth", "key", "apikey", "api_key", "secret")
-_SECRET_QUERY = re.compile(r"(?i)(?P<key>[?&;#](?:" + "|".join(SECRET_QUERY_KEYS) + r")=)"
-                           r"[^&]*")
-_USERINFO_SAFE = "!$&'()*+,;=:%"  # unreserved characters and these stay as they are
 _OPTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=[^&=]*$")
 _TRANSPORT_ALIASES = {"transport": "rtsp_transport"}
 
@@ -142,43 +136,6 @@ class StatusEvent:
     at: float  # time.time()
 
 
-def split_userinfo(url: str) -> tuple[str, str | None, str]:
-    """(scheme://, userinfo or None, the rest) of one URL, the userinfo found by the last "@"
-    that a host follows, so that "rtsp://u:p#w/x?@cam/live" has userinfo "u:p#w/x?"."""
-    match = _URL_IN_TEXT.match(url)
-    if not match:
-        return "", None, url
-    scheme, rest = match.group("scheme"), url[match.end("scheme"):]
-    at = len(rest)
-    while (at := rest.rfind("@", 0, at)) >= 0:
-        host = re.split(r"[/?#]", rest[at + 1:], maxsplit=1)[0]
-        if _HOST_PORT.match(host):
-            return scheme, rest[:at], rest[at + 1:]
-    return scheme, None, rest
-
-
-def _mask_url(match: re.Match[str]) -> str:
-    scheme, userinfo, rest = split_userinfo(match.group(0))
-    rest = _SECRET_QUERY.sub(r"\g<key>***", rest)
-    return f"{scheme}***@{rest}" if userinfo is not None else f"{scheme}{rest}"
-
-
-def mask_credentials(text: str) -> str:
-    """Every URL in `text` with its userinfo and secret query values as "***":
-    rtsp://u:p#w@cam/x?password=pw → rtsp://***@cam/x?password=***."""
-    return _URL_IN_TEXT.sub(_mask_url, text)
-
-
-def quote_userinfo(url: str) -> str:
-    """`url` with the userinfo's "#", "/", "?", "@" (and other reserved characters) percent-
-    encoded, as FFmpeg needs them; already-encoded "%XX" stays."""
-    scheme, userinfo, rest = split_userinfo(url)
-    if not userinfo:
-        return url
-    quoted = quote(re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", userinfo), safe=_USERINFO_SAFE)
-    return f"{scheme}{quoted}@{rest}"
-
-
 def parse_source(text: str, *, live_files: bool = False) -> SourceSpec:
     """Turn command-line text into a SourceSpec; SourceError when it cannot name a source.
 
@@ -193,7 +150,7 @@ def parse_source(text: str, *, live_files: bool = False) -> SourceSpec:
         return SourceSpec(SourceKind.WEBCAM, int(raw), f"webcam {int(raw)}", live=True)
     scheme = _URL_SCHEME.match(raw)
     if scheme:
-        name = mask_credentials(raw)
+        name = remember_url(raw)
         if scheme.group(1).lower() not in STREAM_SCHEMES:
             raise SourceError(f"{name}: unsupported URL scheme '{scheme.group(1)}' "
                               f"(use one of {', '.join(STREAM_SCHEMES)})")
@@ -804,6 +761,8 @@ class VideoSource:
         if give_up_after_s is not None and not give_up_after_s > 0:
             raise ValueError(f"give_up_after_s must be > 0, got {give_up_after_s}")
         self._spec = spec
+        if spec.kind is SourceKind.STREAM:  # its secrets masked in this process's messages too
+            remember_url(str(spec.target))
         self._name = mask_credentials(spec.name)  # even if a caller built the spec by hand
         self.sample_fps = sample_fps
         self.queue_size = queue_size

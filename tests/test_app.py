@@ -298,6 +298,9 @@ def test_bad_model_shows_an_inline_error_and_the_app_keeps_running(
     # credentials in the query string
     ("rtsp://127.0.0.1:1/live?user=viewer&password=s3cr3t-Q", "rtsp://127.0.0.1:1/live"
      "?user=***&password=***", "s3cr3t-Q"),
+    # a blank in the password (FFmpeg gets it percent-encoded), a secret under another key
+    ("rtsp://viewer:my secret@127.0.0.1:1/live?X-Amz-Signature=AMZSIG",
+     "rtsp://***@127.0.0.1:1/live?X-Amz-Signature=***", "my secret"),
 ])
 def test_unreachable_stream_retried_on_its_tile_never_shows_the_password(
     make_window, qtbot, settings: QSettings, url: str, masked: str, secret: str
@@ -316,6 +319,9 @@ def test_unreachable_stream_retried_on_its_tile_never_shows_the_password(
     settings.sync()
     stored = Path(settings.fileName()).read_text()
     assert masked in stored and secret not in stored and "viewer" not in stored
+    assert "AMZSIG" not in stored and "my%20secret" not in stored
+    # remembered credentials may be in it: its owner alone reads it, whatever the umask
+    assert os.stat(settings.fileName()).st_mode & 0o777 == 0o600
     # picked again from the recent list, it asks for the credentials instead of opening
     assert window_module.needs_credentials(masked)
 

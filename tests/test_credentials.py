@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 import pytest
@@ -19,6 +22,7 @@ from conftest import astronaut_frames, write_clip
 from tiny_models import build_redness_model
 
 from deepfake_monitor.realtime.cli import _MaskingFilter, main
+from deepfake_monitor.realtime.credentials import mask_source
 from deepfake_monitor.realtime.sources import mask_credentials
 
 SECRETS = ("p#ss/w?rd@x", "s3cr3t-Q", "hunter2")
@@ -71,3 +75,53 @@ def test_masking_keeps_the_rest_of_the_url(url: str) -> None:
     assert not leaks(masked)
     assert masked.startswith(url.split("://")[0] + "://")
     assert "127.0.0.1:9" in masked
+
+
+# Passwords FFmpeg takes percent-encoded (quote_userinfo) that a regex over text cannot tell
+# from the end of a URL, and query keys that name secrets without being the usual few.
+ODD_SECRETS = ("my secret", 'pa"ss1', "it's-2", "a<b>c3", "tab\there4")
+ODD_URLS = tuple(f"rtsp://admin:{s}@127.0.0.1:9/cam{n}" for n, s in enumerate(ODD_SECRETS))
+QUERY_URL = ("https://127.0.0.1:9/v.m3u8?sig=SIGVAL1&X-Amz-Signature=AMZVAL2"
+             "&Authorization=AUTHVAL3&passwort=PWTVAL4&ch=1")
+QUERY_SECRETS = ("SIGVAL1", "AMZVAL2", "AUTHVAL3", "PWTVAL4")
+
+
+def odd_leaks(text: str) -> list[str]:
+    forms = {f for s in ODD_SECRETS + QUERY_SECRETS for f in (s, quote(s, safe=""))}
+    return sorted(f for f in forms if f in text)
+
+
+def test_watch_masks_passwords_with_blanks_quotes_and_odd_query_keys(
+    tmp_path: Path
+) -> None:
+    """The issue's run, as a process: `watch --events` on cameras that are down, whose passwords
+    hold a blank, quotes, "<", ">" or a tab; nothing of them in the events or on stderr."""
+    model = build_redness_model(tmp_path / "redness.onnx")
+    events = tmp_path / "ev.jsonl"
+    exe = Path(sys.executable).with_name("deepfake-monitor")
+    run = subprocess.run([str(exe), "watch", "--events", str(events), *ODD_URLS, QUERY_URL,
+                          "--model", str(model), "--duration", "2"],
+                         capture_output=True, text=True, timeout=120)
+    text = events.read_text()
+    assert run.returncode == 0, run.stderr
+    assert not odd_leaks(text), text
+    assert not odd_leaks(run.stderr + run.stdout), run.stderr
+    sources = {json.loads(line)["source"] for line in text.splitlines()}
+    assert sources == {f"rtsp://***@127.0.0.1:9/cam{n}" for n in range(len(ODD_SECRETS))} | {
+        "https://127.0.0.1:9/v.m3u8?sig=***&X-Amz-Signature=***&Authorization=***"
+        "&passwort=***&ch=1"}
+    assert "rtsp://***@127.0.0.1:9/cam0: disconnected: cannot open stream" in run.stderr
+
+
+def test_masking_a_url_in_text_that_no_source_named_uses_the_broader_key_rule() -> None:
+    text = mask_credentials("GET https://h/x?X-Amz-Credential=AK&Sig=S1&api-KEY=K2&q=1 failed")
+    assert text == "GET https://h/x?X-Amz-Credential=***&Sig=***&api-KEY=***&q=1 failed"
+
+
+def test_a_source_is_masked_as_one_whole_url_and_its_secrets_wherever_quoted() -> None:
+    url = "rtsp://admin:my secret@127.0.0.1:9/cam?token=T 1"
+    assert mask_source(url) == "rtsp://***@127.0.0.1:9/cam?token=***"
+    # FFmpeg's message quotes the URL percent-encoded; a log line may quote it as given
+    message = f"'rtsp://admin:my%20secret@127.0.0.1:9/cam?token=T%201': refused; {url}"
+    assert mask_credentials(message) == ("'rtsp://***@127.0.0.1:9/cam?token=***': refused; "
+                                         "rtsp://***@127.0.0.1:9/cam?token=***")

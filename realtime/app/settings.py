@@ -1,19 +1,22 @@
 """What the app remembers between runs (QSettings): sources, threshold, model, window layout.
 
 Credentials: a stream URL's user and password reach the settings file only when the user ticked
-"remember credentials" for it (the file is plain text). Otherwise the URL is stored masked
+"remember credentials" for it (the file is plain text, readable by its owner only: 0600).
+Otherwise the URL is stored masked, as one whole URL whatever its password holds
 (`rtsp://***@cam/live`), which the app recognises when it is picked again and asks for them.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from PyQt6.QtCore import QByteArray, QSettings
 
-from ..sources import mask_credentials, split_userinfo
+from ..credentials import mask_source, split_userinfo
 
 ORGANISATION = "deepfake-monitor"
 APPLICATION = "deepfake-monitor"
@@ -29,7 +32,7 @@ def has_credentials(text: str) -> bool:
     """Whether `text` is a URL with a user, password or secret query value in it (masked ones
     included)."""
     text = text.strip()
-    return split_userinfo(text)[1] is not None or mask_credentials(text) != text or \
+    return split_userinfo(text)[1] is not None or mask_source(text) != text or \
         needs_credentials(text)
 
 
@@ -42,7 +45,7 @@ def needs_credentials(text: str) -> bool:
 
 def storable_source(text: str, remember_credentials: bool = False) -> str:
     """How a source is written to the settings: as given, or masked unless remembered."""
-    return text if remember_credentials else mask_credentials(text)
+    return text if remember_credentials else mask_source(text)
 
 
 def without_credentials(url: str) -> tuple[str, str, str]:
@@ -58,8 +61,8 @@ def without_credentials(url: str) -> tuple[str, str, str]:
 
 def add_recent(items: list[str], text: str, limit: int = MAX_RECENT) -> list[str]:
     """`text` first, without duplicates (a masked and a full form of one URL count as one)."""
-    key = mask_credentials(text)
-    others = [i for i in items if mask_credentials(i) != key]
+    key = mask_source(text)
+    others = [i for i in items if mask_source(i) != key]
     return [text, *others[: limit - 1]]
 
 
@@ -98,6 +101,8 @@ class AppSettings:
         return s
 
     def save(self, qs: QSettings) -> None:
+        """Into `qs`, whose file (remembered credentials may be in it) only its owner reads."""
+        owner_only(qs)
         if self.threshold is not None:
             qs.setValue("analysis/threshold", float(self.threshold))
         else:
@@ -115,6 +120,22 @@ class AppSettings:
             if value is not None:
                 qs.setValue(key, value)
         qs.sync()
+        owner_only(qs)
+
+
+def owner_only(qs: QSettings) -> None:
+    """The settings file made, or kept, readable and writable by its owner only (0600): Qt
+    makes it 0644, and then keeps the mode of the file it replaces."""
+    if qs.format() not in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat) or \
+            not os.path.isabs(qs.fileName()):
+        return
+    path = qs.fileName()
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    except FileExistsError:
+        if stat.S_IMODE(os.lstat(path).st_mode) & 0o077 and not os.path.islink(path):
+            os.chmod(path, 0o600)
 
 
 def _float(value: object, default: float) -> float:
