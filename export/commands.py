@@ -105,31 +105,38 @@ def _shape(dims: list[Any]) -> str:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
+    from deepfake_monitor.realtime.display_text import clean
+
     from .model_info import describe  # ONNX Runtime only: the runtime install has no onnx
 
     info = describe(args.model)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
+
+    def show(text: str) -> None:
+        """A card is the model maker's text: none of its terminal escapes reach the terminal."""
+        print(clean(text, lines=True))
+
     c = info["contract"]
     card = c["card"]
-    print(f"file:     {info['file']} ({info['bytes'] / 1e6:.2f} MB)")
-    print(f"opset:    {', '.join(f'{d} {v}' for d, v in info['opset'].items())}"
-          f"  producer: {info['producer'] or '?'}")
+    show(f"file:     {info['file']} ({info['bytes'] / 1e6:.2f} MB)")
+    show(f"opset:    {', '.join(f'{d} {v}' for d, v in info['opset'].items())}"
+         f"  producer: {info['producer'] or '?'}")
     for kind in ("inputs", "outputs"):
         for t in info[kind]:
-            print(f"{kind[:-1]:<9} {t['name']}  {_shape(t['shape'])}  {t['type']}")
-    print(f"model:    {card['name']} (version {card['version']})")
+            show(f"{kind[:-1]:<9} {t['name']}  {_shape(t['shape'])}  {t['type']}")
+    show(f"model:    {card['name']} (version {card['version']})")
     for key in ("description", "training_data", "limits"):
         if card.get(key):
-            print(f"{key + ':':<9} {card[key]}")
+            show(f"{key + ':':<9} {card[key]}")
     if card.get("metrics"):
-        print(f"metrics:  {json.dumps(card['metrics'])}")
+        show(f"metrics:  {json.dumps(card['metrics'])}")
     i = c["input"]
-    print(f"input:    {i['size']} px {i['layout']} {i['color']} {i['dtype']}, scale {i['scale']:g}"
-          f", mean {i['mean']}, std {i['std']}")
-    print(f"crop:     margin {c['crop']['margin']}, align {c['crop']['align']}")
+    show(f"input:    {i['size']} px {i['layout']} {i['color']} {i['dtype']}, scale {i['scale']:g}"
+         f", mean {i['mean']}, std {i['std']}")
+    show(f"crop:     margin {c['crop']['margin']}, align {c['crop']['align']}")
     o = c["output"]
-    print(f"output:   #{o['index']} {o['activation']}, fake index {o['fake_index']}; "
-          f"temperature {c['calibration']['temperature']:g}, threshold {c['threshold']:g}")
+    show(f"output:   #{o['index']} {o['activation']}, fake index {o['fake_index']}; "
+         f"temperature {c['calibration']['temperature']:g}, threshold {c['threshold']:g}")
     return 0

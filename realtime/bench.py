@@ -899,15 +899,18 @@ def render(r: BenchResult, console: Any) -> None:
     """The figures as rich tables, with the machine, provider and model they came from."""
     from rich.table import Table
 
+    from .display_text import escape
+
     m = r.machine
-    console.print(f"[bold]deepfake-monitor bench[/] — {m['cpu']}, {m['cpu_count']} CPU(s), "
+    console.print(f"[bold]deepfake-monitor bench[/] — {escape(m['cpu'])}, {m['cpu_count']} CPU(s), "
                   f"{m['platform']}")
-    console.print(f"classifier {m['model_name']} ({m['model']}) on {m['provider']}; "
-                  f"detector {Path(m['detector']).name} on {m['detector_provider']}; "
+    console.print(f"classifier {escape(m['model_name'])} ({escape(m['model'])}) on "
+                  f"{m['provider']}; detector {escape(Path(m['detector']).name)} on "
+                  f"{m['detector_provider']}; "
                   f"onnxruntime {m['onnxruntime']}, OpenCV {m['opencv']}")
     v = r.video
     seconds = f"{v['seconds']:.1f} s" if v.get("seconds") else "? s"
-    console.print(f"video {v['path']}: {v['width']}x{v['height']} at {v['fps']:g} fps, "
+    console.print(f"video {escape(v['path'])}: {v['width']}x{v['height']} at {v['fps']:g} fps, "
                   f"{v['frames']} frames, {seconds}")
     table = Table(title="measurements")
     for col, justify in (("part", "left"), ("measure", "left"), ("value", "right")):

@@ -38,13 +38,15 @@ EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _MaskingFilter(logging.Filter):
-    """Credentials in URLs never reach a log line, whoever logs them."""
+    """Credentials in URLs never reach a log line, whoever logs them; nor do the terminal
+    escapes a file name may hold (display_text.py)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from .display_text import clean
         from .sources import mask_credentials
 
         message = record.getMessage()
-        masked = mask_credentials(message)
+        masked = clean(mask_credentials(message), lines=True)
         if masked != message:
             record.msg, record.args = masked, None
         return True
@@ -324,12 +326,13 @@ def _load_engine(args: argparse.Namespace) -> tuple[Any, Any, float]:
 
 
 def _progress_hook(console: Any) -> tuple[Any, Callable[[str, int | None], Callable[[int], None]]]:
+    from .display_text import escape
     from .progress import counting_progress
 
     progress = counting_progress(console, "frames")
 
     def hook(label: str, total: int | None) -> Callable[[int], None]:
-        task = progress.add_task(_shorten(label, 40), total=total)
+        task = progress.add_task(escape(_shorten(label, 40)), total=total)
         return lambda n: progress.advance(task, n)
 
     return progress, hook
@@ -364,14 +367,17 @@ def _check_scan_outputs(args: argparse.Namespace) -> None:
 
 def _warn_paths(what: str, paths: Sequence[str], limit: int = 5) -> None:
     if paths:
+        from .display_text import clean
+
         shown = ", ".join(paths[:limit]) + (f", … ({len(paths) - limit} more)"
                                             if len(paths) > limit else "")
-        print(f"{PROG}: warning: {len(paths)} {what}: {shown}", file=sys.stderr)
+        print(f"{PROG}: warning: {len(paths)} {what}: {clean(shown)}", file=sys.stderr)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from .display_text import clean
     from .labelled_metrics import read_labels
     from .pipeline import AnalysisConfig
     from .report import VideoReport
@@ -383,7 +389,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     files, problems = expand_inputs(args.inputs)
     for problem in problems:
-        print(f"{PROG}: error: {problem.path}: {problem.reason}", file=sys.stderr)
+        print(f"{PROG}: error: {clean(problem.path)}: {clean(problem.reason)}", file=sys.stderr)
     if not files:
         print(f"{PROG}: error: no video to analyse", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -435,8 +441,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             message = report.error or "unknown error"
             if not message.startswith(report.path):
                 message = f"{report.path}: {message}"
-            progress.console.print(f"{PROG}: error: {message}", markup=False, highlight=False,
-                                   soft_wrap=True)
+            progress.console.print(f"{PROG}: error: {clean(message)}", markup=False,
+                                   highlight=False, soft_wrap=True)
 
     interrupted = False
     try:
@@ -460,6 +466,7 @@ def _scan_on_cluster(args: argparse.Namespace, files: Sequence[Path], problems: 
                      labels: Any, resume: Any, err: Any) -> int:
     """`scan --cluster`: the files analysed by the cluster's workers, the same report."""
     from .cluster import scan_command
+    from .display_text import clean
     from .report import VideoReport
 
     def on_report(report: VideoReport) -> None:
@@ -467,7 +474,7 @@ def _scan_on_cluster(args: argparse.Namespace, files: Sequence[Path], problems: 
             message = report.error or "unknown error"
             if not message.startswith(report.path):
                 message = f"{report.path}: {message}"
-            err.print(f"{PROG}: error: {message}", markup=False, highlight=False,
+            err.print(f"{PROG}: error: {clean(message)}", markup=False, highlight=False,
                       soft_wrap=True)
 
     outcome = scan_command(args, files, err,
@@ -491,6 +498,7 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
     from rich.console import Console
     from rich.table import Table
 
+    from .display_text import escape, plain
     from .labelled_metrics import LabelledVideo, labelled_metrics, metrics_table
     from .report import report_dict, write_csv, write_json
 
@@ -520,7 +528,7 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
 
     console = err if args.json == "-" else Console()
     path_width = max(20, console.width - 48)
-    table = Table(title=f"deepfake-monitor scan — {model_name} "
+    table = Table(title=f"deepfake-monitor scan — {escape(model_name)} "
                         f"(threshold {threshold:.2f})")
     table.add_column("video", overflow="fold")  # a file name too wide folds, never cut
     for col in ("status", "verdict", "score", "faces", "frames"):
@@ -529,8 +537,8 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
         score = "-" if r.score is None else f"{r.score:.3f}"
         verdict = r.verdict or "-"
         style = "red" if verdict == "fake" else ("green" if verdict == "real" else "yellow")
-        table.add_row(_shorten(r.path, path_width), r.status, f"[{style}]{verdict}[/]", score,
-                      str(len(r.tracks)), str(r.frames_analyzed))
+        table.add_row(plain(_shorten(r.path, path_width)), plain(r.status), plain(verdict, style),
+                      score, str(len(r.tracks)), str(r.frames_analyzed))
     console.print(table)
     if metrics is not None:
         console.print(metrics_table(metrics))
@@ -543,6 +551,7 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from .display_text import clean
     from .events import EventLog
     from .outputs import check_output_file
     from .pipeline import AnalysisConfig
@@ -558,16 +567,16 @@ def cmd_watch(args: argparse.Namespace) -> int:
         try:
             spec = parse_source(text, live_files=True)
         except UserError as exc:
-            print(f"{PROG}: error: {exc}", file=sys.stderr)
+            print(f"{PROG}: error: {clean(exc)}", file=sys.stderr)
             failures += 1
             continue
         if spec.kind is SourceKind.FILE and not args.live:
-            print(f"{PROG}: error: {spec.name}: is a video file; add --live to play it as a "
+            print(f"{PROG}: error: {clean(spec.name)}: is a video file; add --live to play it as a "
                   "live source, or analyse it with 'scan'", file=sys.stderr)
             failures += 1
             continue
         if args.cluster and spec.kind in (SourceKind.WEBCAM, SourceKind.SCREEN):
-            print(f"{PROG}: error: {spec.name}: a webcam or screen belongs to one machine; "
+            print(f"{PROG}: error: {clean(spec.name)}: a webcam or screen belongs to one machine; "
                   "watch it without --cluster", file=sys.stderr)
             failures += 1
             continue
@@ -597,7 +606,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     failed = [a for a in session.analyzers if a.error]
     failures += len(failed)
     for a in failed:
-        print(f"{PROG}: error: {a.name}: {a.error}", file=sys.stderr)
+        print(f"{PROG}: error: {clean(a.name)}: {clean(a.error)}", file=sys.stderr)
     if len(failed) == len(session.analyzers) and \
             not any(a.source.frames_read for a in session.analyzers):
         return EXIT_UNUSABLE  # every source failed before its first frame
@@ -629,6 +638,7 @@ def _watch_on_cluster(args: argparse.Namespace, specs: list[Any], failures: int)
     import dataclasses
 
     from .cluster import ClusterWatch, EngineSpec, WatchSettings, connect, disconnect
+    from .display_text import clean
     from .events import EventLog
     from .sources import SourceKind
 
@@ -652,7 +662,7 @@ def _watch_on_cluster(args: argparse.Namespace, specs: list[Any], failures: int)
         disconnect(ray)
     failures += len(session.failed)
     for name, error in session.errors:
-        print(f"{PROG}: error: {name}: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {clean(name)}: {clean(error)}", file=sys.stderr)
     failures += len(session.errors)
     if len(session.failed) + len(session.errors) == len(specs) and not session.any_frames:
         return EXIT_UNUSABLE  # every source failed before its first frame
@@ -754,9 +764,10 @@ def _main(argv: Sequence[str]) -> int:
         handler = getattr(args, "handler", None) or COMMANDS[args.command]
         return handler(args)
     except UserError as exc:
+        from .display_text import clean
         from .sources import mask_credentials
 
-        print(f"{PROG}: error: {mask_credentials(str(exc))}", file=sys.stderr)
+        print(f"{PROG}: error: {clean(mask_credentials(str(exc)))}", file=sys.stderr)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

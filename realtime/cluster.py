@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .display_text import clean
 from .errors import UserError
 
 log = logging.getLogger(__name__)
@@ -541,7 +542,7 @@ class _ScanProgress:
                                  description=f"  node {done.node}: {faces} faces")
 
     def print(self, text: str) -> None:
-        self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self.progress.console.print(clean(text), markup=False, highlight=False, soft_wrap=True)
 
 
 def scan_command(args: Any, files: Sequence[Path], console: Any,
@@ -745,7 +746,7 @@ class ClusterWatch:
 
         self.events.write(status_record(StatusEvent(run.spec.name, SourceState(state), message,
                                                     time.time())))
-        print(f"{run.spec.name}: {state}: {message}", file=self.out, flush=True)
+        print(clean(f"{run.spec.name}: {state}: {message}"), file=self.out, flush=True)
 
     def _lost(self, run: _SourceRun, exc: BaseException) -> None:
         if run.update is not None:
@@ -773,8 +774,8 @@ class ClusterWatch:
         if isinstance(result, WorkerInfo):
             if result.problem:
                 run.given_up = result.problem
-                print(f"deepfake-monitor: error: {result.problem} (on cluster node "
-                      f"{result.node})", file=self.out, flush=True)
+                print(f"deepfake-monitor: error: {clean(result.problem)} (on cluster node "
+                      f"{clean(result.node)})", file=self.out, flush=True)
                 self._status_event(run, "failed", result.problem)
             run.node = result.node
             log.info("%s: on cluster node %s (%s)", run.spec.name, result.node, result.provider)
@@ -802,7 +803,7 @@ class ClusterWatch:
             else:
                 state = "failed" if run.given_up else \
                     ("reconnecting" if run.reconnecting else "connecting")
-                parts.append(f"{run.spec.name}: {state}")
+                parts.append(f"{clean(run.spec.name)}: {state}")
         return " | ".join(parts)
 
     def _print_status(self, final: bool = False) -> None:

@@ -266,9 +266,11 @@ def metrics_table(metrics: dict[str, Any]) -> Any:
     from rich import box
     from rich.table import Table
 
+    from .display_text import escape, plain
+
     groups = [metrics["overall"], *metrics.get("by_kind", {}).values(),
               *metrics.get("by_source", {}).values()]
-    table = Table(title=f"labelled videos — {Path(metrics['labels']).name} "
+    table = Table(title=f"labelled videos — {escape(Path(metrics['labels']).name)} "
                         f"(threshold {metrics['threshold']:.2f}, fake is positive)",
                   box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
     table.add_column("group", overflow="fold", min_width=8)
@@ -292,7 +294,7 @@ def metrics_table(metrics: dict[str, Any]) -> Any:
                  "error": str(m["errors"]), "AUC": num(m["auc"], mark),
                  "EER": num(m["eer"], mark), "accuracy": pct(m["accuracy"]),
                  "reals flagged": pct(m["real_flagged"]), "fakes caught": pct(m["fake_caught"])}
-        table.add_row(name, *(cells[c] for c in columns))
+        table.add_row(plain(name), *(cells[c] for c in columns))
 
     row("all", metrics["overall"])
     used: set[str] = set()

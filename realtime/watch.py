@@ -12,6 +12,7 @@ from typing import TextIO
 
 from .classifier import InferenceService
 from .detector import FaceDetector
+from .display_text import clean
 from .errors import SourceError
 from .events import EventLog, alert_record, status_record
 from .pipeline import AlertEvent, AnalysisConfig, FrameResult, StreamAnalyzer
@@ -73,7 +74,7 @@ class WatchSession:
                 source.open()
             except SourceError as exc:
                 self.failed.append(str(exc))
-                print(f"deepfake-monitor: error: {exc}", file=self.out, flush=True)
+                print(f"deepfake-monitor: error: {clean(exc)}", file=self.out, flush=True)
                 continue
             view.state = source.state.value
             self._views[spec.name] = view
@@ -109,8 +110,8 @@ class WatchSession:
             # FAILED is not printed here: the command prints that reason once, as its error.
             if event.state is SourceState.DISCONNECTED or "reconnected" in event.message or \
                     (event.state is SourceState.LIVE and " attempts " in event.message):
-                print(f"{event.source}: {event.state.value}: {event.message}", file=self.out,
-                      flush=True)
+                print(clean(f"{event.source}: {event.state.value}: {event.message}"),
+                      file=self.out, flush=True)
         return handle
 
     def _result_handler(self, view: _StreamView) -> Callable[[FrameResult], None]:
@@ -129,16 +130,16 @@ class WatchSession:
             if event.active:
                 view.alerts += 1
             word = "ALERT" if event.active else "alert cleared"
-            print(f"{event.source}: {word}: face #{event.track} P(fake) {event.p_smooth:.2f} "
-                  f"(threshold {event.threshold:.2f}) at {event.t:.1f} s", file=self.out,
-                  flush=True)
+            print(f"{clean(event.source)}: {word}: face #{event.track} "
+                  f"P(fake) {event.p_smooth:.2f} (threshold {event.threshold:.2f}) "
+                  f"at {event.t:.1f} s", file=self.out, flush=True)
         return handle
 
     def status_line(self) -> str:
         parts = []
         for v in self._views.values():
             p = "-" if v.max_p is None else f"{v.max_p:.2f}"
-            parts.append(f"{v.name}: {v.state} {v.fps:.1f} fps {v.latency_ms:.0f} ms "
+            parts.append(f"{clean(v.name)}: {v.state} {v.fps:.1f} fps {v.latency_ms:.0f} ms "
                          f"faces {v.faces} max p {p} alerts {v.alerts}")
         return " | ".join(parts)
 

@@ -130,6 +130,7 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
 def run_extract(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from deepfake_monitor.realtime.display_text import clean
     from deepfake_monitor.realtime.errors import UserError
     from deepfake_monitor.realtime.progress import counting_progress
 
@@ -173,7 +174,7 @@ def run_extract(args: argparse.Namespace) -> int:
 
     def on_video(entry: VideoEntry, result: Any) -> None:
         if result.status == "failed":
-            progress.console.print(f"{PROG}: error: {entry.path}: {result.error}",
+            progress.console.print(clean(f"{PROG}: error: {entry.path}: {result.error}"),
                                    markup=False, highlight=False, soft_wrap=True)
         progress.advance(task)
 
