@@ -291,6 +291,35 @@ def test_bad_model_shows_an_inline_error_and_the_app_keeps_running(
     qtbot.waitUntil(lambda: window.model_panel.error_text == "", timeout=WAIT_MS)
 
 
+def test_model_card_and_file_names_are_shown_as_text_never_as_html_or_escapes(
+    make_window, qtbot, clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """A model card's name and version go into the model panel's rich-text label escaped; a
+    file name goes into its tile's title as plain text; control characters are shown as "?"."""
+    import dataclasses
+
+    from PyQt6.QtGui import QTextDocument
+    from tiny_models import redness_contract, redness_graph
+
+    from deepfake_monitor.export.metadata import save_with_contract
+    from deepfake_monitor.realtime.contract import ModelCard
+
+    contract = dataclasses.replace(redness_contract(), card=ModelCard(
+        name="<img src=x><u>Verified</u>\x1b[2J", version="<i>9</i>"))
+    hostile = save_with_contract(redness_graph(), contract, tmp_path / "card.onnx")
+    clip = tmp_path / "<h1>BIG\x1b]0;T\x07.mp4"
+    shutil.copy(clips["short"], clip)
+    window = make_window(str(clip), model=str(hostile))
+    info = window.model_panel.info
+    qtbot.waitUntil(lambda: "Verified" in info.text(), timeout=WAIT_MS)
+    shown = QTextDocument()
+    shown.setHtml(info.text())
+    assert "<img src=x><u>Verified</u>?[2J v<i>9</i>" in shown.toPlainText()
+    title = window.tiles[0].title
+    assert title.textFormat() == Qt.TextFormat.PlainText
+    assert title.full_text.endswith("<h1>BIG?]0;T?.mp4") and "\x1b" not in title.text()
+
+
 @pytest.mark.parametrize(("url", "masked", "secret"), [
     (f"rtsp://viewer:{PASSWORD}@127.0.0.1:1/live", "rtsp://***@127.0.0.1:1/live", PASSWORD),
     # "#", "/", "?" and "@" unencoded in the password

@@ -18,6 +18,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ..display_text import clean
 from ..errors import SourceError
 from ..sources import SourceKind, parse_source
 from .settings import needs_credentials, storable_source, without_credentials
@@ -117,16 +118,16 @@ class ModelCardDialog(QDialog):
     def __init__(self, model: LoadedModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         card = model.contract.card
-        self.setWindowTitle(f"Model card: {card.name}")
+        self.setWindowTitle(f"Model card: {clean(card.name)}")
         rows = [("Name", card.name), ("Version", card.version), ("File", model.path),
                 ("Execution provider", model.provider),
                 ("Default threshold", f"{model.contract.threshold:.2f}"),
                 ("Description", card.description), ("Training data", card.training_data),
                 ("Known limits", card.limits)]
         body = "".join(f"<tr><th align=left valign=top>{html.escape(k)}</th>"
-                       f"<td>{html.escape(str(v))}</td></tr>" for k, v in rows if v)
-        metrics = "".join(f"<tr><td>{html.escape(str(k))}</td>"
-                          f"<td>{html.escape(metric_text(v))}</td></tr>"
+                       f"<td>{html.escape(clean(v, lines=True))}</td></tr>" for k, v in rows if v)
+        metrics = "".join(f"<tr><td>{html.escape(clean(k))}</td>"
+                          f"<td>{html.escape(clean(metric_text(v)))}</td></tr>"
                           for k, v in card.metrics.items())
         contract = html.escape(json.dumps(model.contract.summary(), indent=2))
         text = QTextBrowser()

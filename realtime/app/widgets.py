@@ -6,6 +6,7 @@ reads from the engine or blocks.
 
 from __future__ import annotations
 
+import html
 import os
 import time
 from collections.abc import Sequence
@@ -35,9 +36,11 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ..credentials import mask_source
+from ..display_text import clean
 from ..overlays import risk_colour
 from ..pipeline import AlertEvent, FaceResult, FrameResult
-from ..sources import SourceState, StatusEvent, mask_credentials
+from ..sources import SourceState, StatusEvent
 from .devices import Webcam
 from .worker import LoadedModel, StreamWorker
 
@@ -78,15 +81,17 @@ def format_clock(seconds: float) -> str:
 
 class ElidedLabel(QLabel):
     """One line that elides in the middle to fit, so a long path keeps its file name; the full
-    text is in the tooltip."""
+    text is in the tooltip. Plain text without control characters: a file name is no HTML."""
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
         self.full_text = ""
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.set_full_text(text)
 
     def set_full_text(self, text: str) -> None:
+        text = clean(text)
         self.full_text = text
         self.setToolTip(text)
         self._elide()
@@ -221,6 +226,7 @@ class Tile(QFrame):
         self.view.placeholder = "connecting…"
         self.view.clicked.connect(lambda: self.activated.emit(self))
         self.error_label = QLabel()
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)  # errors quote file names
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(ERROR_STYLE)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -272,6 +278,7 @@ class Tile(QFrame):
         self.setStyleSheet(f"QFrame#tile {{ border: 2px solid {colour}; border-radius: 6px; }}")
 
     def set_error(self, message: str) -> None:
+        message = clean(message, lines=True)
         self.error_label.setText(message)
         self.error_label.setVisible(bool(message))
         if self.worker is None:
@@ -624,6 +631,7 @@ class ModelPanel(QGroupBox):
         self.info.setWordWrap(True)
         self.info.setTextFormat(Qt.TextFormat.RichText)
         self.error = QLabel()
+        self.error.setTextFormat(Qt.TextFormat.PlainText)
         self.error.setWordWrap(True)
         self.error.setStyleSheet(ERROR_STYLE)
         self.error.hide()
@@ -658,20 +666,27 @@ class ModelPanel(QGroupBox):
             self.model_chosen.emit(str(data or ""))
 
     def show_loading(self, path: str) -> None:
-        self.info.setText(f"loading {os.path.basename(path) or 'the bundled model'}…")
+        name = html.escape(clean(os.path.basename(path)))
+        self.info.setText(f"loading {name or 'the bundled model'}…")
 
     def show_model(self, model: LoadedModel) -> None:
         card = model.contract.card
         metrics = ", ".join(f"{k} {metric_text(v)}" for k, v in list(card.metrics.items())[:3])
+
+        def text(value: object) -> str:  # a card is the model maker's text, never HTML
+            return html.escape(clean(value))
+
         self.info.setText(
-            f"<b>{card.name}</b> v{card.version} · threshold {model.contract.threshold:.2f}<br>"
-            f"provider <b>{model.provider}</b>" + (f"<br>{metrics}" if metrics else ""))
+            f"<b>{text(card.name)}</b> v{text(card.version)} · threshold "
+            f"{model.contract.threshold:.2f}<br>provider <b>{text(model.provider)}</b>"
+            + (f"<br>{text(metrics)}" if metrics else ""))
         self.info.setToolTip(model.path)
 
     def clear_error(self) -> None:
         self.error.hide()
 
     def show_error(self, message: str, have_model: bool) -> None:
+        message = clean(message, lines=True)
         self.error.setText(message if have_model else
                            f"{message}\nVideo plays without analysis until a model loads.")
         self.error.show()
@@ -767,7 +782,7 @@ class EmptyState(QWidget):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             self._layout.addWidget(label)
             for text in recent[:5]:
-                button = QPushButton(mask_credentials(text))
+                button = QPushButton(clean(mask_source(text)))
                 button.setFlat(True)
                 button.clicked.connect(lambda _=False, s=text: self.open_source.emit(s))
                 self._layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)

@@ -41,6 +41,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ..credentials import mask_source
+from ..display_text import clean
 from ..errors import SourceError
 from ..events import alert_record, status_record, write_event_file
 from ..pipeline import AlertEvent
@@ -414,7 +416,7 @@ class MainWindow(QMainWindow):
         try:
             spec = parse_source(text, live_files=True)
         except SourceError as exc:
-            tile = Tile(mask_credentials(text) or "(empty)", None)
+            tile = Tile(mask_source(text) or "(empty)", None)
             tile.set_error(mask_credentials(str(exc)))
             self._add_tile(tile)
             return tile
@@ -533,7 +535,7 @@ class MainWindow(QMainWindow):
             cams.addAction("No webcam found").setEnabled(False)
         recent = menu.addMenu("Recent")
         for text in self.settings.recent_sources:
-            recent.addAction(mask_credentials(text), lambda s=text: self.open_recent(s))
+            recent.addAction(clean(mask_source(text)), lambda s=text: self.open_recent(s))
         if not self.settings.recent_sources:
             recent.addAction("Nothing yet").setEnabled(False)
 
@@ -765,7 +767,7 @@ class MainWindow(QMainWindow):
 
     def _show_message(self, text: str) -> None:
         self.last_message = text
-        self.statusBar().showMessage(mask_credentials(text), 10000)
+        self.statusBar().showMessage(clean(mask_credentials(text)), 10000)
 
     # -- closing --------------------------------------------------------------------------------
 
