@@ -98,8 +98,8 @@ class AnnotatedWriter:
     def write(self, result: FrameResult) -> None:
         self._writer.write(annotate(result.image, result, self.annotators), result.t)
 
-    def close(self) -> None:
-        self._writer.close()
+    def close(self, *, discard: bool = False) -> None:
+        self._writer.close(discard=discard)
 
 
 def annotated_path(out_dir: Path, video: Path, used: set[Path]) -> Path:
@@ -176,10 +176,14 @@ def scan_file(
             pass
     except BaseException:
         analyzer.stop()
+        if writer:  # an interrupted file leaves no annotated video behind, nor half of one
+            writer.close(discard=True)
         raise
     finally:
         if writer:
             writer.close()
+    # read to its end, by the frames' presentation times (variable frame rates too)
+    report.duration_s = source.duration_s
     return report.finish(error=analyzer.error)
 
 

@@ -7,15 +7,19 @@ backend's own (time-limited) read.
 
 Buffering policy
 - Files (not live) never drop a frame: the thread blocks while the buffer (`queue_size`) is full,
-  so a slow consumer slows decoding down (backpressure). `sample_fps` keeps frames evenly
-  (frame i is kept when floor(i * sample_fps / fps) advances); skipped frames are only
-  `grab()`-ed, never converted into arrays.
+  so a slow consumer slows decoding down (backpressure). `sample_fps` keeps frames by
+  presentation time (realtime/sampling.py: at most that many per second of video, also where
+  the frame rate varies); skipped frames are only `grab()`-ed, never converted into arrays. So
+  is a video file served over http(s) (a stream with a finite duration), unless played live.
+- Frames are upright: the display rotation phones record portrait video with is applied on
+  every path (realtime/rotation.py).
 - Live sources (webcam, stream, screen, a file played live) keep only the newest frame: a slot of
   one that the thread overwrites, counting `frames_dropped`, so a slow consumer always analyses
-  the present, not a growing backlog. A file played live is paced at its own fps on a monotonic
-  deadline and ends at its end. It can also pause, resume and seek (`pause()`, `resume()`,
-  `seek()`, called from any thread): the capture thread handles them between two frames, waits
-  on a condition while paused, and re-bases its pacing clock afterwards.
+  the present, not a growing backlog. A file played live is paced by its frames' presentation
+  times on a monotonic deadline and ends at its end. It can also pause, resume and seek
+  (`pause()`, `resume()`, `seek()`, called from any thread): the capture thread handles them
+  between two frames, waits on a condition while paused, and re-bases its pacing clock
+  afterwards.
 - Only network streams and webcams reconnect: a failed or timed-out read gives DISCONNECTED, then
   RECONNECTING attempts with exponential backoff (0.5 s doubling, capped at `max_backoff_s`,
   interrupted at once by `stop()`), then LIVE again ("reconnected ...").
@@ -80,6 +84,8 @@ from .credentials import quote_userinfo as quote_userinfo
 from .credentials import remember_url
 from .credentials import split_userinfo as split_userinfo
 from .errors import SourceError
+from .rotation import frame_turns, opencv_turns, turned_size, upright
+from .sampling import Timestamps, keeps_time
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +266,7 @@ class _FileCapture:
         self.fps = float(fps)
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
         self.frame_count: int | None = count if count > 0 else None
+        self.turns = opencv_turns(self._cap)  # OpenCV turns the frames upright itself
 
     def grab(self) -> bool:
         return bool(self._cap.grab())
@@ -319,36 +326,41 @@ class _SampledH264Capture:
     """A sampled (non-live) H.264 file through PyAV that never decodes unsampled frames that
     no other frame references (B-frames, mostly: about half the frames of a typical x264 or
     phone clip). `grab()` decodes everything else, so every frame it delivers has exactly the
-    pixels OpenCV decodes (checked in the tests); `index` is the grabbed frame's number, from
-    its timestamp, and so skips the frames left undecoded. Only MP4/MOV/MKV-style H.264
-    (length-prefixed NAL units); `open()` returns None for anything else, which OpenCV reads.
+    pixels OpenCV decodes, turned upright as OpenCV turns them (checked in the tests); `index`
+    is the grabbed frame's number in presentation order, from the timestamps of the packets
+    read, and so skips the frames left undecoded. Frames are sampled by presentation time
+    (realtime/sampling.py): a packet is left undecoded only where a frame already read starts
+    in the same 1/sample_fps slot before it. Only MP4/MOV/MKV-style H.264 (length-prefixed NAL
+    units); `open()` returns None for anything else, which OpenCV reads.
     """
 
     def __init__(self, container: Any, stream: Any, length_size: int, fps: float,
-                 wanted: Callable[[int], bool]) -> None:
+                 sample_fps: float, turns: int) -> None:
         import av
 
         self._decode_error = av.FFmpegError
         self._container = container
         self._stream = stream
         self._length_size = length_size
-        self._wanted = wanted
+        self._sample_fps = sample_fps
+        self._turns = turns
         self._packets = container.demux(stream)
         self._frames: deque[Any] = deque()
         self._frame: Any = None
         self._time_base = float(stream.time_base)
         self._start = stream.start_time or 0
+        self._times = Timestamps()
         self.fps = fps
-        self.width = int(stream.codec_context.width)
-        self.height = int(stream.codec_context.height)
+        self.width, self.height = turned_size(int(stream.codec_context.width),
+                                              int(stream.codec_context.height), turns)
         self.frame_count: int | None = int(stream.frames) if stream.frames else None
         self.index = -1  # number of the last grabbed frame
-        self.frames_seen = 0  # grabbed or skipped, by frame number: the last one's + 1
+        self.frames_seen = 0  # packets read so far (grabbed or left undecoded)
         self.skipped = 0
 
     @classmethod
-    def open(cls, path: str, fps_hint: float | None,
-             wanted: Callable[[int], bool]) -> _SampledH264Capture | None:
+    def open(cls, path: str, fps_hint: float | None, sample_fps: float,
+             turns: int) -> _SampledH264Capture | None:
         try:
             import av
         except ImportError:
@@ -366,13 +378,21 @@ class _SampledH264Capture:
                 container.close()
                 return None
             stream.thread_type = "AUTO"
-            return cls(container, stream, length_size, fps_hint or float(rate), wanted)
+            return cls(container, stream, length_size, fps_hint or float(rate), sample_fps,
+                       turns)
         except Exception:
             container.close()
             return None
 
-    def _number(self, pts: int) -> int:
-        return round((pts - self._start) * self._time_base * self.fps)
+    def _seconds(self, pts: int) -> float:
+        return (pts - self._start) * self._time_base
+
+    def _unsampled(self, pts: int) -> bool:
+        """Certainly not analysed: a frame read already starts in its slot before it (the
+        frame shown just before it, still unread or not, lies between the two)."""
+        before = self._times.previous(pts)
+        return before is not None and \
+            not keeps_time(self._seconds(pts), self._seconds(before), self._sample_fps)
 
     def grab(self) -> bool:
         while not self._frames:
@@ -380,10 +400,10 @@ class _SampledH264Capture:
             if packet is None:
                 return False
             if packet.size and packet.pts is not None:
-                number = self._number(packet.pts)
-                self.frames_seen = max(self.frames_seen, number + 1)
-                if not self._wanted(number) and \
-                        h264_disposable(bytes(packet), self._length_size):
+                unsampled = self._unsampled(packet.pts)
+                self._times.add(packet.pts, packet.duration)
+                self.frames_seen = len(self._times)
+                if unsampled and h264_disposable(bytes(packet), self._length_size):
                     self.skipped += 1
                     continue
             try:
@@ -392,16 +412,28 @@ class _SampledH264Capture:
                 log.debug("skipping a damaged packet: %s", exc)
         self._frame = self._frames.popleft()
         pts = self._frame.pts
-        self.index = self._number(pts) if pts is not None else self.index + 1
+        self.index = self._times.number(pts) if pts is not None else self.index + 1
         self.frames_seen = max(self.frames_seen, self.index + 1)
         return True
 
     def retrieve(self) -> np.ndarray | None:
-        return None if self._frame is None else self._frame.to_ndarray(format="bgr24")
+        if self._frame is None:
+            return None
+        return upright(self._frame.to_ndarray(format="bgr24"), self._turns)
 
     def position_s(self) -> float | None:
         pts = None if self._frame is None else self._frame.pts
-        return None if pts is None else (pts - self._start) * self._time_base
+        return None if pts is None else self._seconds(pts)
+
+    def previous_s(self) -> float | None:
+        """Presentation time of the frame before the grabbed one (decoded or not)."""
+        pts = None if self._frame is None else self._frame.pts
+        before = None if pts is None else self._times.previous(pts)
+        return None if before is None else self._seconds(before)
+
+    def end_s(self) -> float | None:
+        """Where the video ends: the latest frame's time plus its duration (so far)."""
+        return None if self._times.end is None else self._seconds(self._times.end)
 
     def failure(self) -> str:
         return "end of file"
@@ -522,7 +554,8 @@ class _StreamCapture:
             self._container.close()
             raise
         self._frames.appendleft(self._frame)  # keep the first frame for the first grab()
-        self.width, self.height = self._frame.width, self._frame.height
+        self.width, self.height = turned_size(self._frame.width, self._frame.height,
+                                              frame_turns(self._frame))
         rate = self._stream.average_rate or self._stream.guessed_rate
         self.fps = float(rate) if rate else 0.0
         self.frame_count: int | None = None
@@ -567,7 +600,7 @@ class _StreamCapture:
 
     def retrieve(self) -> np.ndarray | None:
         image = self._frame.to_ndarray(format="bgr24")
-        return np.ascontiguousarray(image)
+        return np.ascontiguousarray(upright(image, frame_turns(self._frame)))
 
     def position_s(self) -> float | None:
         return self._frame.time if self._frame is not None else None
@@ -681,6 +714,7 @@ class _FrameBuffer:
 
     def __init__(self, size: int, latest_wins: bool) -> None:
         self._items: deque[Frame] = deque()
+        self._fifo_size = size
         self._size = 1 if latest_wins else size
         self._latest_wins = latest_wins
         self._cond = threading.Condition()
@@ -726,6 +760,14 @@ class _FrameBuffer:
         with self._cond:
             return not self._items
 
+    def set_latest_wins(self, latest_wins: bool) -> None:
+        """Switch between a bounded FIFO and a latest-wins slot (a stream that turns out to
+        be a video file); called by the capture thread, or before it starts."""
+        with self._cond:
+            self._latest_wins = latest_wins
+            self._size = 1 if latest_wins else self._fifo_size
+            self._cond.notify_all()
+
 
 class VideoSource:
     """One source read on its own thread; see the module docstring for the buffering policy.
@@ -736,6 +778,9 @@ class VideoSource:
     for network streams (e.g. {"rtsp_transport": "udp"}). `max_retries` (failed attempts in a
     row) and `give_up_after_s` (seconds without a connection) bound the retries of a network
     stream's first open and of every reconnect of streams and webcams; None: retry forever.
+    A stream that turns out to be a video file (http(s) with a finite duration) is read like a
+    file, every sampled frame in order at the analysis' own pace, unless `play_finite_live`,
+    which plays it at its own frame rate as a file played live.
     """
 
     def __init__(
@@ -751,6 +796,7 @@ class VideoSource:
         stream_options: Mapping[str, str] | None = None,
         max_retries: int | None = None,
         give_up_after_s: float | None = None,
+        play_finite_live: bool = False,
     ) -> None:
         if sample_fps is not None and not sample_fps > 0:
             raise ValueError(f"sample_fps must be > 0, got {sample_fps}")
@@ -773,6 +819,10 @@ class VideoSource:
         self.stream_options = dict(stream_options or {})
         self.max_retries = max_retries
         self.give_up_after_s = give_up_after_s
+        self.play_finite_live = play_finite_live
+        self._finite = False  # a stream that is a video file (known once it is open)
+        self._end_s: float | None = None  # where a file's last frame read so far ends
+        self._rebase_clock = True  # timed live play: the next frame is due at once
         self._opened = False
         self._open_failure = ""  # why the first open failed, while it is being retried
         self._lock = threading.Lock()
@@ -809,7 +859,14 @@ class VideoSource:
 
     @property
     def live(self) -> bool:
-        return self._spec.live
+        """Whether only the newest frame counts (older ones are dropped): not for files, nor
+        for video files served over the network unless played live."""
+        return self._spec.live and not (self._finite and not self.play_finite_live)
+
+    @property
+    def finite(self) -> bool:
+        """A network stream that is a video file with a duration (known once open)."""
+        return self._finite
 
     @property
     def fps(self) -> float:
@@ -870,7 +927,11 @@ class VideoSource:
 
     @property
     def duration_s(self) -> float | None:
-        """Length of a file from its header (frames / fps); None for live sources."""
+        """Length of a file: where its last frame ends once it has been read to the end (by
+        presentation time, right for variable frame rates too), before that from its header
+        (frames / fps); None for live sources."""
+        if self._end_s is not None and self._state is SourceState.ENDED:
+            return self._end_s
         if self._frame_count and self._fps > 0:
             return self._frame_count / self._fps
         return None
@@ -943,6 +1004,7 @@ class VideoSource:
             raise SourceError(message) from None
         self._opened = True
         self._capture = capture
+        self._adopt(capture)
         self._fps, self._frame_count = capture.fps, capture.frame_count
         self._width, self._height = capture.width, capture.height
         count = f", {self._frame_count} frames" if self._frame_count else ""
@@ -1009,9 +1071,8 @@ class VideoSource:
             capture = _FileCapture(name, str(spec.target))
             if not spec.live and self.sample_fps and self.sample_fps < capture.fps:
                 # Sampling a file: frames nothing else references need not be decoded at all.
-                sampled = _SampledH264Capture.open(
-                    str(spec.target), capture.fps,
-                    lambda i: keeps_frame(i, capture.fps, self.sample_fps))
+                sampled = _SampledH264Capture.open(str(spec.target), capture.fps,
+                                                   self.sample_fps, capture.turns)
                 if sampled is not None:
                     capture.close()
                     return sampled
@@ -1026,6 +1087,12 @@ class VideoSource:
                 _parse_screen(str(spec.target))
             return _ScreenCapture(name, target, self.sample_fps or DEFAULT_SCREEN_FPS)
         raise SourceError(f"{name}: unknown source kind {spec.kind!r}")
+
+    def _adopt(self, capture: _Capture) -> None:
+        """A stream that is a video file: its frames are not dropped unless played live."""
+        self._finite = self._spec.kind is SourceKind.STREAM and \
+            bool(getattr(capture, "finite", False))
+        self._buffer.set_latest_wins(self.live)
 
     def _set_state(self, state: SourceState, message: str, *, final: bool = False) -> None:
         if self._stop.is_set() and not final:
@@ -1059,7 +1126,7 @@ class VideoSource:
             if self._capture is None and \
                     self._reconnect(self._open_failure, first=True) is None:
                 return
-            if self._spec.live:
+            if self.live:
                 self._run_live()
             else:
                 self._run_file()
@@ -1071,9 +1138,6 @@ class VideoSource:
             self._release()
             self._buffer.close()
 
-    def _keep(self, index: int) -> bool:
-        return keeps_frame(index, self.fps, self.sample_fps)
-
     def _frame_time(self, capture: _Capture, index: int) -> float:
         pos = capture.position_s()
         if pos is not None and (pos > 0 or index == 0):
@@ -1081,49 +1145,67 @@ class VideoSource:
         return index / self.fps if self.fps > 0 else 0.0
 
     def _run_file(self) -> None:
+        """Every frame read, in order; the sampled ones (by presentation time) handed on,
+        waiting while the buffer is full. Also a video file served over the network."""
         capture = self._capture
         assert capture is not None
-        skipping = isinstance(capture, _SampledH264Capture)  # it numbers its own frames
-        index = -1
+        # it numbers its own frames, and knows those it left undecoded
+        sampled = capture if isinstance(capture, _SampledH264Capture) else None
+        index, previous = -1, None
         while not self._stop.is_set():
             if not capture.grab():
                 break
-            index = capture.index if skipping else index + 1
-            if not self._keep(index):
+            index = sampled.index if sampled else index + 1
+            t = self._frame_time(capture, index)
+            if sampled:
+                previous = sampled.previous_s()
+            keep = keeps_time(t, previous, self.sample_fps)
+            self._end_s = sampled.end_s() if sampled else \
+                t + (t - previous if previous is not None and t > previous else
+                     1.0 / self.fps if self.fps > 0 else 0.0)
+            previous = t
+            if not keep:
                 continue  # grabbed only: never converted to an array
             image = capture.retrieve()
             if image is None:
                 break
-            frame = Frame(self.name, index, self._frame_time(capture, index), time.monotonic(),
-                          image)
+            frame = Frame(self.name, index, t, time.monotonic(), image)
             accepted, _ = self._buffer.put(frame)
             if not accepted:
                 return  # stopped
             self._frames_read += 1
-        if not self._stop.is_set():
-            self._finish_file(capture.frames_seen if skipping else index + 1)
+        if self._stop.is_set():
+            return
+        if self._spec.kind is SourceKind.STREAM and \
+                not capture.failure().startswith("stream ended"):
+            self._fail(f"{capture.failure()} after {index + 1} frames")
+        else:
+            self._finish_file(sampled.frames_seen if sampled else index + 1)
 
     def _finish_file(self, decoded: int) -> None:
         count = self.frame_count
         if count and count - decoded > max(2, 0.05 * count):
             self._fail(f"decoding stopped at frame {decoded} of {count}")
         else:
-            self._set_state(SourceState.ENDED, f"end of file after {decoded} frames")
+            what = "stream" if self._spec.kind is SourceKind.STREAM else "file"
+            self._set_state(SourceState.ENDED, f"end of {what} after {decoded} frames")
 
     def _run_live(self) -> None:
         capture = self._capture
         assert capture is not None
         kind = self._spec.kind
-        paced_fps = self.fps if kind is SourceKind.FILE else \
-            (capture.fps if kind is SourceKind.SCREEN else 0.0)
-        # files sample by frame number, screens are captured at the sample rate already
-        period = 1.0 / self.sample_fps if self.sample_fps and \
+        # files played live (and videos served over the network, played live) are paced and
+        # sampled by presentation time; screens are captured at the sample rate already
+        timed = kind is SourceKind.FILE or self._finite
+        paced_fps = capture.fps if kind is SourceKind.SCREEN else 0.0
+        period = 1.0 / self.sample_fps if self.sample_fps and not timed and \
             kind in (SourceKind.STREAM, SourceKind.WEBCAM) else 0.0
         next_offer = self._t0
-        index = -1
+        index, previous = -1, None
+        self._rebase_clock = True
         while not self._stop.is_set():
             if kind is SourceKind.FILE:
-                control = self._file_control(capture, index, paced_fps)
+                control = self._file_control(capture, index)
                 if control is None:
                     return
                 index = control
@@ -1132,9 +1214,9 @@ class VideoSource:
                 delay = self._t0 + (index + 1) / paced_fps - time.monotonic()
                 if delay > 0 and self._stop.wait(delay):
                     return
-            # A file played live or a screen has its frame at hand now: decoding (or the
-            # screenshot) counts in its latency. A stream's or camera's grab() waits for the
-            # frame to arrive, so theirs is taken once it has.
+            # A screen has its frame at hand now: the screenshot counts in its latency. A
+            # stream's or camera's grab() waits for the frame to arrive, so theirs is taken
+            # once it has; a timed frame's once it is due.
             before = time.monotonic()
             if not capture.grab():
                 capture = self._after_failure(capture, index)
@@ -1143,20 +1225,29 @@ class VideoSource:
                 continue
             index += 1
             now = time.monotonic()
-            if kind is SourceKind.FILE:
-                if not self._keep(index):
-                    continue
+            if timed:
                 t = self._frame_time(capture, index)
+                if self._rebase_clock:  # start, pause or seek: this frame is due now
+                    self._rebase_clock, previous = False, None
+                    self._t0 = now - t
+                keep = keeps_time(t, previous, self.sample_fps)
+                previous = t
+                if not keep:
+                    continue
+                delay = self._t0 + t - time.monotonic()
+                if delay > 0 and self._stop.wait(delay):
+                    return
+                captured = time.monotonic()
             else:
                 if period:
                     if now < next_offer:
                         continue  # decoded, not converted: outside the offer rate
                     next_offer = max(next_offer + period, now - period / 2)
                 t = now - self._t0
+                captured = before if kind is SourceKind.SCREEN else now
             image = capture.retrieve()
             if image is None:
                 continue
-            captured = before if kind in (SourceKind.FILE, SourceKind.SCREEN) else now
             accepted, dropped = self._buffer.put(Frame(self.name, index, t, captured, image))
             if not accepted:
                 return
@@ -1164,14 +1255,14 @@ class VideoSource:
             self._frames_read += 1
             self._frames_dropped += dropped
 
-    def _file_control(self, capture: _Capture, index: int, fps: float) -> int | None:
+    def _file_control(self, capture: _Capture, index: int) -> int | None:
         """Apply pause and seek requests between two frames of a file played live.
 
         Returns the index of the last frame delivered (a seek changes it), or None once
         stopped. Waits on the condition while paused; seeks outside the lock (seeking decodes
         up to the target, and pause() or seek() from the GUI must not wait for that).
-        Afterwards the pacing clock is re-based so that the next frame is due at once and play
-        continues at the file's own pace.
+        Afterwards the pacing clock is re-based (on the next frame) so that the next frame is
+        due at once and play continues at the file's own pace.
         """
         rebase = False
         while True:
@@ -1189,8 +1280,8 @@ class VideoSource:
             index = capture.seek(target) - 1  # type: ignore[attr-defined]
             self._step = paused  # paused: show the frame at the new position
             rebase = True
-        if rebase and fps > 0:
-            self._t0 = time.monotonic() - (index + 1) / fps
+        if rebase:
+            self._rebase_clock = True
         return index
 
     def _after_failure(self, capture: _Capture, index: int) -> _Capture | None:
@@ -1248,6 +1339,7 @@ class VideoSource:
                 capture.close()
                 return None
             self._capture = capture
+            self._adopt(capture)
             # a camera may come back with another size or rate
             self._fps, self._width, self._height = capture.fps, capture.width, capture.height
             took = f"({time.monotonic() - lost_at:.1f} s)"

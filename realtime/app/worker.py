@@ -699,7 +699,9 @@ class StreamWorker(QObject):
             if self._stopping.is_set():
                 return
             self._open_id += 1
-            source = VideoSource(self.spec, on_status=partial(self._on_status, self._open_id))
+            # a video file served over http(s) plays at its own speed, as local files do
+            source = VideoSource(self.spec, on_status=partial(self._on_status, self._open_id),
+                                 play_finite_live=True)
             self._source = source
         try:
             source.open()
