@@ -168,7 +168,10 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
                        help="a source, or a .txt file naming one source per line")
     watch.add_argument("--events", metavar="PATH", help="append events as JSON lines here")
     watch.add_argument("--live", action="store_true",
-                       help="accept video files as sources, played at their own frame rate")
+                       help="accept video files as sources, played at their own frame rate; "
+                            "also plays a video file served over http(s) at its own frame "
+                            "rate (without it, every frame of such a video is analysed, at "
+                            "the analysis' pace)")
     watch.add_argument("--duration", type=positive, metavar="SECONDS",
                        help="stop after this many seconds")
     watch.add_argument("--sample-fps", type=sample_fps, default=None, metavar="FPS",
@@ -591,6 +594,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     events = EventLog(Path(args.events) if args.events else None)
     session = WatchSession(specs, detector, service, config, events, sample_fps=args.sample_fps,
                            max_retries=args.max_retries, give_up_after_s=args.give_up_after,
+                           play_finite_live=args.live,
                            status_every_s=1.0 if sys.stderr.isatty() else 5.0)
     stop_signals = _install_stop_signals(session.stop)
     try:
@@ -647,7 +651,7 @@ def _watch_on_cluster(args: argparse.Namespace, specs: list[Any], failures: int)
              if s.kind is SourceKind.FILE else s for s in specs]
     engine = EngineSpec.from_args(args)
     settings = WatchSettings(args.sample_fps, args.alert_after, args.max_retries,
-                             args.give_up_after)
+                             args.give_up_after, play_finite_live=args.live)
     ray = connect(args.cluster, args.verbose)
     events = EventLog(Path(args.events) if args.events else None)
     session = ClusterWatch(ray, specs, engine, settings, events,

@@ -628,6 +628,7 @@ class WatchSettings:
     alert_after_s: float
     max_retries: int | None
     give_up_after_s: float | None
+    play_finite_live: bool = False
 
 
 @dataclass
@@ -667,7 +668,8 @@ class WatchWorker:
         self.session = WatchSession([spec], detector, self.service, config, self.events,
                                     sample_fps=settings.sample_fps,
                                     max_retries=settings.max_retries,
-                                    give_up_after_s=settings.give_up_after_s, out=self._out)
+                                    give_up_after_s=settings.give_up_after_s,
+                                    play_finite_live=settings.play_finite_live, out=self._out)
 
     def start(self) -> WorkerInfo:
         if self.session is not None:

@@ -589,7 +589,11 @@ class _StreamCapture:
                 return False
             if packet.size == 0:  # the demuxer's flush packet: end of stream
                 self._failure = "stream ended (the server closed the connection)"
-                return False
+                with contextlib.suppress(av.FFmpegError):  # the frames the decoder still holds
+                    self._frames.extend(packet.decode())
+                if not self._frames:
+                    return False
+                continue
             try:
                 self._frames.extend(packet.decode())
             except av.FFmpegError as exc:  # one damaged packet must not end a live stream

@@ -46,6 +46,9 @@ class WatchSession:
     sample_fps: float | None = None
     max_retries: int | None = None  # per outage, for network sources and webcams; None: forever
     give_up_after_s: float | None = None
+    # a video file served over http(s): played at its own frame rate (True), or every frame
+    # analysed at the analysis' own pace (False)
+    play_finite_live: bool = False
     status_every_s: float = 1.0
     out: TextIO = field(default_factory=lambda: sys.stderr)
     on_result: Callable[[FrameResult], None] | None = None
@@ -69,7 +72,8 @@ class WatchSession:
             source = VideoSource(spec, sample_fps=self.sample_fps,
                                  on_status=self._status_handler(view),
                                  max_retries=self.max_retries,
-                                 give_up_after_s=self.give_up_after_s)
+                                 give_up_after_s=self.give_up_after_s,
+                                 play_finite_live=self.play_finite_live)
             try:
                 source.open()
             except SourceError as exc:
@@ -102,6 +106,16 @@ class WatchSession:
             for analyzer in self.analyzers:
                 analyzer.stop(timeout=2.0)
             self._print_status(final=True)
+            for analyzer in self.analyzers:
+                print(self.frames_line(analyzer), file=self.out, flush=True)
+
+    @staticmethod
+    def frames_line(analyzer: StreamAnalyzer) -> str:
+        """How much of a source was analysed: live sources drop the frames the analysis did
+        not keep up with, files and videos served over the network drop none."""
+        source = analyzer.source
+        return (f"{source.name}: {analyzer.frames_analyzed} frame(s) analysed, "
+                f"{source.frames_dropped} dropped")
 
     def _status_handler(self, view: _StreamView) -> Callable[[StatusEvent], None]:
         def handle(event: StatusEvent) -> None:
