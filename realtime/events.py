@@ -2,9 +2,10 @@
 
 One object per line: `{"type": "alert" | "alert_cleared" | "status", "time": ISO-8601 UTC,
 "source": ...}` plus, for alerts, `track`, `t` (seconds into the source), `p` (smoothed
-P(fake)), `peak`, `threshold`; for status, `state` and `message`. Lines are flushed as they
-happen so a crash loses nothing already reported, and credentials never reach the file. A
-whole file of events (the app's export) is written atomically, like the reports.
+P(fake)), `peak`, `threshold`; for status, `state` and `message`. Each line is appended whole
+with one write as it happens (never through a symbolic link: outputs.open_append), so a crash
+loses nothing already reported, and credentials never reach the file. A whole file of events
+(the app's export) is written atomically, like the reports.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from .outputs import atomic_write
+from .outputs import atomic_write, open_append
 from .pipeline import AlertEvent
 from .sources import StatusEvent, mask_credentials
 
@@ -54,10 +55,10 @@ class EventLog:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._fh: IO[str] | None = None
+        self._fh: IO[bytes] | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = path.open("a", encoding="utf-8")
+            self._fh = open_append(path)
         self.records: list[dict[str, Any]] = []
 
     def write(self, record: dict[str, Any]) -> None:
@@ -65,8 +66,7 @@ class EventLog:
         with self._lock:
             self.records.append(record)
             if self._fh is not None:
-                self._fh.write(line + "\n")
-                self._fh.flush()
+                self._fh.write((line + "\n").encode("utf-8"))
 
     def close(self) -> None:
         with self._lock:

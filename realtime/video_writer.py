@@ -4,6 +4,10 @@ index at the front (+faststart) so a file starts playing before it is fully down
 OpenCV's writer in the headless wheel offers only MPEG-4 Part 2 (`mp4v`), which browsers refuse,
 so `scan --annotate` and the app's Record both write through `H264Writer`.
 
+The file is written to an exclusive temporary beside its name and renamed into place when
+closed complete (outputs.AtomicFile): never through a link planted at its name, never half a
+file under it.
+
 Frames carry their own times: a frame written with `t` is shown at `t` (relative to the first
 frame), so a scan sampled at 5 fps of a 29.97 fps clip, or a recording whose display dropped a
 frame, keeps the source's timing. Without `t`, frames follow each other at `fps`.
@@ -20,6 +24,7 @@ import cv2
 import numpy as np
 
 from .errors import UserError
+from .outputs import AtomicFile
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,7 @@ class H264Writer:
         self.size: tuple[int, int] | None = None  # (w, h) as encoded (even numbers)
         self._content = (0, 0)  # (w, h) of the first frame, which later frames are resized to
         self._container: Any = None
+        self._out: AtomicFile | None = None
         self._stream: Any = None
         self._av: Any = None
         self._first_t: float | None = None
@@ -54,11 +60,15 @@ class H264Writer:
         except ImportError:
             raise UserError(f"{self.path}: writing MP4 needs the 'av' package (PyAV)") from None
         self._av = av
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            container = av.open(str(self.path), "w", format="mp4",
+            out = AtomicFile(self.path)
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot write the video ({exc})") from None
+        try:
+            container = av.open(out.name, "w", format="mp4",
                                 container_options={"movflags": "+faststart"})
         except (av.FFmpegError, OSError) as exc:
+            out.discard()
             raise UserError(f"{self.path}: cannot write the video ({exc})") from None
         try:
             stream = container.add_stream(CODEC, rate=Fraction(self.fps).limit_denominator(1001))
@@ -69,8 +79,9 @@ class H264Writer:
             stream.codec_context.time_base = _TIME_BASE
         except Exception:
             container.close()
+            out.discard()
             raise
-        self._container, self._stream = container, stream
+        self._container, self._stream, self._out = container, stream, out
         self.size = (stream.width, stream.height)
 
     def write(self, image: np.ndarray, t: float | None = None) -> None:
@@ -99,20 +110,31 @@ class H264Writer:
             self._container.mux(packet)
         self.frames_written += 1
 
-    def close(self) -> None:
-        """Flush the encoder and write the index; idempotent. A file without frames is not
-        left behind."""
+    def close(self, *, discard: bool = False) -> None:
+        """Flush the encoder, write the index and put the file in place; idempotent. A file
+        without frames is not left behind, nor one closed with `discard` (an interrupted
+        scan's) or one that failed."""
         container, self._container = self._container, None
-        if container is None:
+        out, self._out = self._out, None
+        if container is None or out is None:
             return
         try:
-            for packet in self._stream.encode():
-                container.mux(packet)
-        finally:
-            container.close()
+            try:
+                if not discard:
+                    for packet in self._stream.encode():
+                        container.mux(packet)
+            finally:
+                container.close()
+        except BaseException:
+            out.discard()
+            raise
+        if discard:
+            out.discard()
+        else:
+            out.commit()
 
     def __enter__(self) -> H264Writer:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(discard=exc_type is not None)

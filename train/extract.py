@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import IO
 
 import cv2
 import numpy as np
@@ -42,6 +43,7 @@ from deepfake_monitor.realtime.contract import ModelContract
 from deepfake_monitor.realtime.crop import crop_faces
 from deepfake_monitor.realtime.detector import FaceDetection, FaceDetector
 from deepfake_monitor.realtime.errors import SourceError, UserError
+from deepfake_monitor.realtime.outputs import atomic_write, atomic_write_bytes, open_append
 from deepfake_monitor.realtime.sources import VideoSource, parse_source
 from deepfake_monitor.realtime.tracking import FaceTracker, TrackerConfig
 
@@ -262,21 +264,18 @@ def _append(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]])
     """Append rows in one write, then fsync: an interruption loses at most this chunk."""
     new = not path.exists() or path.stat().st_size == 0
     text = _csv_text(([header] if new else []) + list(rows))
-    with path.open("a", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-        fh.flush()
+    with open_append(path) as fh:  # never through a link planted at `path`
+        fh.write(text.encode("utf-8"))
         os.fsync(fh.fileno())
 
 
 def _replace(path: Path, header: Sequence[str], rows: Iterator[Sequence[object]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as fh:
+    def write(fh: IO[str]) -> None:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+
+    atomic_write(path, write)  # an exclusive temporary, renamed: no fixed name to plant
 
 
 def _read_rows(path: Path) -> tuple[list[dict[str, str]], bool]:
@@ -350,9 +349,7 @@ class Extractor:
                 raise UserError(f"{self.out}: holds crops made with other settings ({diff}); "
                                 "use another --out folder, or the same settings to resume")
         record = {**self.config.settings(), **self.info}
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write(path, lambda fh: fh.write(json.dumps(record, indent=2) + "\n"))
 
     def _resume_state(self, assignment: Mapping[str, str]) -> set[str]:
         """Videos done in earlier runs; drops the manifest rows of unfinished ones and brings
@@ -510,11 +507,16 @@ class Extractor:
             else [cv2.IMWRITE_PNG_COMPRESSION, 3]
         for crop, (face, track) in zip(crops, chosen):
             path = folder / f"{frame.index:06d}_{track}.{cfg.image_format}"
-            ok = False
+            ok, data = False, None
             with contextlib.suppress(cv2.error):
-                ok = cv2.imwrite(str(path), crop, params)
-            if not ok:
-                raise UserError(f"{path}: cannot write the crop (disk full or not writable?)")
+                ok, data = cv2.imencode(f".{cfg.image_format}", crop, params)
+            try:
+                if not ok or data is None:
+                    raise OSError("cannot encode")
+                atomic_write_bytes(path, data.tobytes(), sync=False)
+            except OSError:
+                raise UserError(f"{path}: cannot write the crop (disk full or not "
+                                "writable?)") from None
             rows.append([entry.video_id, "|".join(entry.identities), entry.source_video or "",
                          entry.method or "", entry.label, split, frame.index, track,
                          f"{frame.t:.3f}", path.relative_to(self.out.resolve()).as_posix(),

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -36,7 +35,7 @@ from deepfake_monitor.realtime.crop import crop_faces, crop_matrix
 from deepfake_monitor.realtime.detector import DEFAULT_MODEL, FaceDetection, FaceDetector
 from deepfake_monitor.realtime.errors import SourceError, UserError
 from deepfake_monitor.realtime.face_mesh import FACE_OVAL, FaceMesh
-from deepfake_monitor.realtime.outputs import check_output_file
+from deepfake_monitor.realtime.outputs import atomic_write_bytes, check_output_file
 
 from .extract import ReadReport, SampledFrame, read_frames, read_image
 from .layouts import IMAGE_EXTENSIONS
@@ -498,13 +497,9 @@ def run(args: argparse.Namespace) -> int:
     ok, png = cv2.imencode(".png", figure)
     if not ok:
         raise UserError(f"--out {out}: could not encode the PNG")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     try:  # renamed into place: an interrupted run leaves no half-written figure
-        tmp.write_bytes(png.tobytes())
-        os.replace(tmp, out)
+        atomic_write_bytes(out, png.tobytes())
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise UserError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
     print(f"wrote {out} ({figure.shape[1]}x{figure.shape[0]})", file=sys.stderr)
     return 1 if any(r.error for r in results) else 0

@@ -39,6 +39,7 @@ from ..classifier import DeepfakeClassifier, InferenceService
 from ..contract import ModelContract
 from ..detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
 from ..errors import SourceError, UserError
+from ..outputs import atomic_write_bytes
 from ..overlays import (
     DEFAULT_ANNOTATORS,
     FONT,
@@ -596,9 +597,10 @@ class StreamWorker(QObject):
             if frame is None:
                 raise ValueError(f"{self.name}: no frame to save yet")
             image = draw_overlays(frame.image, self._overlay_view(frame, result, analyzer))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not cv2.imwrite(str(path), image):
-                raise OSError(f"cannot write {path}")
+            ok, png = cv2.imencode(".png", image)
+            if not ok:
+                raise OSError(f"cannot encode {path}")
+            atomic_write_bytes(path, png.tobytes())  # never through a link planted at `path`
             return path
 
         return self._post(save)
