@@ -33,6 +33,9 @@ layouts:
            from ROOT/List_of_testing_videos.txt or --test-list
   folders  real/ and fake/ with videos or images (images are single-frame videos), optionally
            inside train/ val/ test/; real/NAME/... and fake/NAME/... share the identity NAME
+  labels   a CSV (ROOT/labels.csv or ROOT.csv itself): path,label (1 fake, 0 real) and
+           optional person (identity), pair (a fake and the real clip it was made from),
+           generator, kind, split columns; paths relative to the CSV's folder
 
 splits: by video and identity, never by frame; a fake stays with its originals. Official
 splits win; videos sharing an identity with an official test video but not in it are
@@ -59,7 +62,8 @@ def register_extract(subparsers: Any) -> None:
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("root", metavar="DATASET_ROOT")
-    p.add_argument("--layout", required=True, choices=("dfdc", "ffpp", "celebdf", "folders"))
+    p.add_argument("--layout", required=True,
+                   choices=("dfdc", "ffpp", "celebdf", "folders", "labels"))
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (resumable)")
 
     s = p.add_argument_group("sampling")

@@ -23,6 +23,9 @@ someone with. Identity strings carry a dataset prefix so that datasets can be mi
   `test/` (an official split). A first sub-folder (`real/<name>/...`, `fake/<name>/...`) names
   the identity of everything in it, in both label folders; files directly in `real/` or `fake/`
   are each their own identity.
+- labels: a CSV (`ROOT/labels.csv` or ROOT itself) of `path,label` with optional `person`,
+  `pair`, `generator`, `kind` and `split` columns: real fakes beside the real clips they were
+  made from (`../shared/realfakes`), or any mix of folders.
 """
 
 from __future__ import annotations
@@ -391,11 +394,77 @@ def parse_folders(root: Path) -> list[VideoEntry]:
     return _check_unique(entries, root)
 
 
+# -- a labels file ---------------------------------------------------------------------------
+
+LABEL_VALUES: dict[str, Label] = {"1": "fake", "0": "real", "fake": "fake", "real": "real"}
+
+
+def labels_file(root: Path) -> Path:
+    """ROOT itself when it is a CSV file, else ROOT/labels.csv."""
+    root = Path(root).expanduser()
+    path = root if root.suffix.lower() == ".csv" else root / "labels.csv"
+    if not path.is_file():
+        raise UserError(f"{path}: no such labels file (the labels layout reads a CSV with "
+                        "path and label columns)")
+    return path
+
+
+def parse_labels(root: Path) -> list[VideoEntry]:
+    """A CSV of `path,label` (1/fake, 0/real) with optional `person`, `pair`, `generator`,
+    `kind` and `split` columns, as `../shared/realfakes/labels.csv` and `scan --labels` use.
+
+    Paths are relative to the CSV's folder (or absolute). `person` is the identity (else each
+    file is its own); a fake and the real clip sharing its `pair` id are one aligned pair: the
+    fake's `source_video` is that clip, so the splits keep them together and `train --paired`
+    can put the same frame of both into one batch. `generator` (else `kind`) is a fake's
+    method; `split` (train/val/test) an official split.
+    """
+    path = labels_file(root)
+    base = path.parent
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or not {"path", "label"} <= set(rows[0]):
+        raise UserError(f"{path}: expected a header with path and label columns")
+    entries: list[VideoEntry] = []
+    twins: dict[str, str] = {}
+    for n, row in enumerate(rows, start=2):
+        label = LABEL_VALUES.get((row.get("label") or "").strip().lower())
+        if label is None:
+            raise UserError(f"{path}:{n}: label must be 1/fake or 0/real, got {row['label']!r}")
+        file = Path(row["path"])
+        full = file if file.is_absolute() else base / file
+        if not full.is_file():
+            raise UserError(f"{path}:{n}: {full}: no such file")
+        video_id = (file.with_suffix("").as_posix() if not file.is_absolute()
+                    else f"abs/{full.with_suffix('').as_posix().lstrip('/')}")
+        person = (row.get("person") or "").strip()
+        split = (row.get("split") or "").strip() or None
+        if split is not None and split not in SPLITS:
+            raise UserError(f"{path}:{n}: split must be one of {', '.join(SPLITS)}, "
+                            f"got {split!r}")
+        pair = (row.get("pair") or "").strip()
+        if pair and label == "real":
+            if pair in twins:
+                raise UserError(f"{path}:{n}: pair {pair!r} has two real clips")
+            twins[pair] = video_id
+        method = (row.get("generator") or row.get("kind") or "").strip() or None
+        entries.append(VideoEntry(full, video_id, label,
+                                  (f"labels:{person or video_id}",),
+                                  method=method if label == "fake" else None,
+                                  official_split=split))
+    pairs = {e.video_id: (r.get("pair") or "").strip() for e, r in zip(entries, rows)}
+    entries = [VideoEntry(e.path, e.video_id, e.label, e.identities,
+                          twins.get(pairs[e.video_id]) if e.label == "fake" else None,
+                          e.method, e.official_split) for e in entries]
+    return _check_unique(entries, path)
+
+
 PARSERS: dict[str, Callable[..., list[VideoEntry]]] = {
     "dfdc": parse_dfdc,
     "ffpp": parse_ffpp,
     "celebdf": parse_celebdf,
     "folders": parse_folders,
+    "labels": parse_labels,
 }
 
 

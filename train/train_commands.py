@@ -167,6 +167,18 @@ def register_train(subparsers: Any) -> None:
     p.add_argument("--online-blend", choices=("paper", "lowres", "strong"), default="strong",
                    help="alterations of those fakes, as synthesize's --blend "
                         "(default: %(default)s)")
+    p.add_argument("--paired", type=share, default=0.0, metavar="P",
+                   help="draw a share P of the training couples from the dataset's real fakes: "
+                        "a fake beside the same frame of the real clip it was made from (the "
+                        "labels layout's pair column), else beside a real video crop; the rest "
+                        "are online fakes (with --online-sbi) or random dataset couples; "
+                        "default 0 (off)")
+    p.add_argument("--aligned-share", type=share, default=0.75, metavar="A",
+                   help="with --paired: the share of those couples that are aligned pairs "
+                        "(default: %(default)s)")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
+                   help="keep the epoch with the best validation AUC (and stop early), or the "
+                        "last epoch, validation only reported (default: %(default)s)")
     p.add_argument("--degrade", action="store_true",
                    help="also degrade every training crop, real or fake, as cameras and "
                         "streams do: H.264 round trips at CRF 18-40, low light, colour casts")
@@ -196,7 +208,8 @@ def run_train(args: argparse.Namespace) -> int:
         steps_per_epoch=args.steps_per_epoch,
         augment=args.augment, balance=args.balance, mixed_precision=args.mixed_precision,
         online_sbi=args.online_sbi, online_swap=args.online_swap,
-        online_blend=args.online_blend, degrade=args.degrade, mesh=args.mesh, seed=args.seed,
+        online_blend=args.online_blend, paired=args.paired, aligned_share=args.aligned_share,
+        checkpoint=args.checkpoint, degrade=args.degrade, mesh=args.mesh, seed=args.seed,
         verbose=2 if args.quiet else 1)
     best = train(config)
     print(f"{PROG}: trained {args.backbone} into {args.out}: best epoch {best['best_epoch']} "

@@ -22,11 +22,12 @@ import json
 import logging
 import math
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import keras
 import numpy as np
 import tensorflow as tf
@@ -43,6 +44,7 @@ from deepfake_monitor.realtime.errors import UserError
 from deepfake_monitor.train.imagenet_ports import MIN_SIZE, PORTS, build_port
 
 from .online_fakes import Degrade, OnlineBlends
+from .paired import PairedSource, find_couples
 
 __all__ = ["Degrade", "OnlineBlends"]  # re-exported: they were defined here
 
@@ -114,6 +116,9 @@ class TrainConfig:
     online_sbi: float = 0.0  # share of training fakes made fresh from the batch's reals
     online_swap: float = 0.0  # share of those fresh fakes that are swaps, not self-blends
     online_blend: str = "strong"  # their sbi.BLEND_PRESETS strength
+    paired: float = 0.0  # share of training couples from the dataset's real fakes (paired.py)
+    aligned_share: float = 0.75  # of those, the share of aligned pairs (same frame of a twin)
+    checkpoint: str = "best"  # "best" by validation AUC, or "last" (validation only reported)
     degrade: bool = False  # online_fakes.Degrade (video re-compression, low light, casts)
     mesh: bool = True  # masks from the face mesh's face oval where the model is bundled
     seed: int = 0
@@ -127,7 +132,9 @@ class TrainConfig:
             raise UserError(f"unknown schedule {self.schedule!r}; choose cosine or plateau")
         if self.mixed_precision not in ("auto", "on", "off"):
             raise UserError("mixed precision must be auto, on or off")
-        for name in ("online_sbi", "online_swap", "freeze"):
+        if self.checkpoint not in ("best", "last"):
+            raise UserError("checkpoint must be best or last")
+        for name in ("online_sbi", "online_swap", "freeze", "paired", "aligned_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"{name} must be within [0, 1], got {getattr(self, name)}")
 
@@ -141,6 +148,8 @@ class Sample:
     t: float
     method: str
     identity: str = ""
+    source_video: str = ""  # a fake's real twin, where the dataset says (train/paired.py)
+    frame: int = -1
 
 
 def method_of(row: dict[str, str]) -> str:
@@ -167,7 +176,8 @@ def read_manifest(faces: Path, split: str) -> list[Sample]:
         rows = [r for r in csv.DictReader(fh) if r["split"] == split]
     return [Sample(str((Path(faces) / r["crop_path"]).resolve()),
                    FAKE if r["label"] == "fake" else REAL, r["video_id"], int(r["track"]),
-                   float(r["t"]), method_of(r), r.get("identity", "")) for r in rows]
+                   float(r["t"]), method_of(r), r.get("identity", ""),
+                   r.get("source_video", ""), int(r.get("frame") or -1)) for r in rows]
 
 
 def read_extract_config(faces: Path) -> dict[str, Any]:
@@ -386,14 +396,47 @@ def make_dataset(samples: Sequence[Sample], size: int, batch_size: int, *, train
         .prefetch(auto)
 
 
-def online_dataset(samples: Sequence[Sample], size: int, batch_size: int, share: float,
-                   blend: str, augment: Augment | None, seed: int,
-                   swap: float = 0.0, degradations: Degrade | None = None,
-                   mesh: bool = True) -> tf.data.Dataset:
-    """Training batches from `OnlineBlends` (see there), augmented like `make_dataset`'s."""
-    source = OnlineBlends([s for s in samples if s.label == REAL],
-                          [s for s in samples if s.label == FAKE], size, share, blend, seed,
-                          swap=swap, degradations=degradations, mesh=mesh)
+def paired_dataset(samples: Sequence[Sample], size: int, config: TrainConfig,
+                   augment: Augment | None) -> tf.data.Dataset:
+    """Training batches from `PairedSource`: a share `config.paired` of couples from the
+    dataset's real fakes, the rest online fakes of the real crops (`config.online_sbi` > 0) or
+    random dataset couples; augmented like `make_dataset`'s."""
+    degradations = Degrade() if config.degrade else None
+    couples = find_couples(samples)
+    rest = None
+    if config.paired < 1.0:
+        if config.online_sbi > 0:
+            rest = OnlineBlends([s for s in samples if s.label == REAL], [], size, 1.0,
+                                config.online_blend, config.seed + 1, swap=config.online_swap,
+                                degradations=degradations, mesh=config.mesh)
+        else:
+            rest = _dataset_couples(samples, config.seed + 1)
+    source = PairedSource(couples, size, config.paired, aligned_share=config.aligned_share,
+                          rest=rest, degradations=degradations, seed=config.seed)
+    return _batched(source, size, config.batch_size, augment)
+
+
+def _dataset_couples(samples: Sequence[Sample],
+                     seed: int) -> Callable[[], Iterator[tuple[np.ndarray, np.float32]]]:
+    """Random (real, fake) crop couples of the dataset, as uint8 RGB."""
+    reals = [s for s in samples if s.label == REAL]
+    fakes = [s for s in samples if s.label == FAKE]
+    if not (reals and fakes):
+        raise UserError("the training split needs real and fake crops")
+    rng = np.random.default_rng(seed)
+
+    def read(s: Sample) -> np.ndarray:
+        return cv2.cvtColor(cv2.imread(s.path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    def items() -> Iterator[tuple[np.ndarray, np.float32]]:
+        while True:
+            yield read(reals[int(rng.integers(len(reals)))]), np.float32(REAL)
+            yield read(fakes[int(rng.integers(len(fakes)))]), np.float32(FAKE)
+    return items
+
+
+def _batched(source: Callable[[], Iterator[tuple[np.ndarray, np.float32]]], size: int,
+             batch_size: int, augment: Augment | None) -> tf.data.Dataset:
     ds = tf.data.Dataset.from_generator(source, output_signature=(
         tf.TensorSpec((size, size, 3), tf.uint8), tf.TensorSpec((), tf.float32)))
 
@@ -405,6 +448,17 @@ def online_dataset(samples: Sequence[Sample], size: int, batch_size: int, share:
 
     return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size) \
         .prefetch(tf.data.AUTOTUNE)
+
+
+def online_dataset(samples: Sequence[Sample], size: int, batch_size: int, share: float,
+                   blend: str, augment: Augment | None, seed: int,
+                   swap: float = 0.0, degradations: Degrade | None = None,
+                   mesh: bool = True) -> tf.data.Dataset:
+    """Training batches from `OnlineBlends` (see there), augmented like `make_dataset`'s."""
+    source = OnlineBlends([s for s in samples if s.label == REAL],
+                          [s for s in samples if s.label == FAKE], size, share, blend, seed,
+                          swap=swap, degradations=degradations, mesh=mesh)
+    return _batched(source, size, batch_size, augment)
 
 
 # -- training --------------------------------------------------------------------------------
@@ -464,7 +518,7 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     train_set, val_set = read_manifest(faces, "train"), read_manifest(faces, "val")
     counts = {"train": _counts(train_set), "val": _counts(val_set)}
     for split, c in counts.items():
-        if split == "train" and config.online_sbi >= 1.0 and c["real"]:
+        if split == "train" and (config.online_sbi >= 1.0 or config.paired > 0) and c["real"]:
             continue  # every training fake is made online from the real crops
         if not (c["real"] and c["fake"]):
             raise UserError(f"{faces}: the {split} split needs real and fake crops, has "
@@ -509,7 +563,9 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     contract = make_contract(config, size, extract, counts)
     write_contract(run, contract)
     augment = Augment() if config.augment else None
-    if config.online_sbi > 0:
+    if config.paired > 0:
+        train_ds = paired_dataset(train_set, size, config, augment)
+    elif config.online_sbi > 0:
         train_ds = online_dataset(train_set, size, config.batch_size, config.online_sbi,
                                   config.online_blend, augment, config.seed,
                                   swap=config.online_swap,
@@ -525,13 +581,16 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
         # resumes after the last finished epoch (removed once training ends).
         keras.callbacks.BackupAndRestore(str(backup)),
         keras.callbacks.ModelCheckpoint(str(run / MODEL_NAME), monitor="val_auc", mode="max",
-                                        save_best_only=True,
-                                        initial_value_threshold=best_so_far),
-        keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=config.patience,
-                                      restore_best_weights=True),
+                                        save_best_only=config.checkpoint == "best",
+                                        initial_value_threshold=best_so_far
+                                        if config.checkpoint == "best" else None),
         keras.callbacks.CSVLogger(str(run / HISTORY_NAME), append=resuming),
         keras.callbacks.TerminateOnNaN(),
     ]
+    if config.checkpoint == "best":
+        cbs.insert(2, keras.callbacks.EarlyStopping(monitor="val_auc", mode="max",
+                                                    patience=config.patience,
+                                                    restore_best_weights=True))
     if config.schedule == "plateau":
         cbs.append(keras.callbacks.ReduceLROnPlateau(monitor="val_auc", mode="max", factor=0.3,
                                                      patience=max(1, config.patience // 2)))
@@ -544,7 +603,8 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     logged = _read_history(run / HISTORY_NAME)  # every epoch, also those before a resume
     aucs = [float(r["val_auc"]) for r in logged if r.get("val_auc")] \
         or history.history.get("val_auc", [])
-    best = int(np.nanargmax(aucs)) if aucs and not np.all(np.isnan(aucs)) else len(aucs) - 1
+    best = (int(np.nanargmax(aucs)) if aucs and not np.all(np.isnan(aucs))
+            and config.checkpoint == "best" else len(aucs) - 1)
     result = ({k: float(v) for k, v in logged[best].items() if k != "epoch" and v}
               if logged and best >= 0 else
               {k: float(v[best]) for k, v in history.history.items() if best >= 0})
