@@ -1,11 +1,14 @@
 """Alert and status events as JSON lines (`watch --events`, and the app's export).
 
-One object per line: `{"type": "alert" | "alert_cleared" | "status", "time": ISO-8601 UTC,
-"source": ...}` plus, for alerts, `track`, `t` (seconds into the source), `p` (smoothed
-P(fake)), `peak`, `threshold`; for status, `state` and `message`. Each line is appended whole
-with one write as it happens (never through a symbolic link: outputs.open_append), so a crash
-loses nothing already reported, and credentials never reach the file. A whole file of events
-(the app's export) is written atomically, like the reports.
+One object per line: `{"type": "alert" | "alert_cleared" | "alert_ended" | "status", "time":
+ISO-8601 UTC, "source": ...}` plus, for alerts, `track`, `t` (seconds into the source), `p`
+(smoothed P(fake)), `peak`, `threshold`; for status, `state` and `message`. An alert stops in
+one of two ways: `alert_cleared` (`reason` "below_threshold": the face's P(fake) fell below the
+threshold) or `alert_ended` (`reason` "track_lost": the face was not seen for a while, or
+"disconnected": the source was lost), where the face may well still be fake. Each line is
+appended whole with one write as it happens (never through a symbolic link:
+outputs.open_append), so a crash loses nothing already reported, and credentials never reach
+the file. A whole file of events (the app's export) is written atomically, like the reports.
 """
 
 from __future__ import annotations
@@ -20,15 +23,23 @@ from typing import IO, Any
 from .outputs import atomic_write, open_append
 from .pipeline import AlertEvent
 from .sources import StatusEvent, mask_credentials
+from .tracking import BELOW_THRESHOLD
 
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
+def alert_type(event: AlertEvent) -> str:
+    """"alert", "alert_cleared" (below the threshold) or "alert_ended" (its track ended)."""
+    if event.active:
+        return "alert"
+    return "alert_cleared" if event.reason in (None, BELOW_THRESHOLD) else "alert_ended"
+
+
 def alert_record(event: AlertEvent) -> dict[str, Any]:
-    return {
-        "type": "alert" if event.active else "alert_cleared",
+    record = {
+        "type": alert_type(event),
         "time": _iso(event.at),
         "source": mask_credentials(event.source),
         "track": event.track,
@@ -37,6 +48,9 @@ def alert_record(event: AlertEvent) -> dict[str, Any]:
         "peak": round(event.peak, 4),
         "threshold": event.threshold,
     }
+    if not event.active:
+        record["reason"] = event.reason or BELOW_THRESHOLD
+    return record
 
 
 def status_record(event: StatusEvent) -> dict[str, Any]:

@@ -27,7 +27,14 @@ from .classifier import InferenceService
 from .crop import crop_faces
 from .detector import FaceDetection, FaceDetector
 from .sources import Frame, VideoSource
-from .tracking import AlertChange, FaceSmoother, FaceTracker, SmoothingConfig, TrackerConfig
+from .tracking import (
+    DISCONNECTED,
+    AlertChange,
+    FaceSmoother,
+    FaceTracker,
+    SmoothingConfig,
+    TrackerConfig,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +97,9 @@ class AlertEvent:
     p_smooth: float
     peak: float
     threshold: float
+    # why an alert ended (None for a start): "below_threshold" (a real clear), "track_lost"
+    # or "disconnected" (the face may still be fake; its track ended)
+    reason: str | None = None
 
 
 @dataclass
@@ -97,6 +107,13 @@ class _Pending:
     frame: Frame
     faces: list[FaceDetection]
     scores: Future[np.ndarray]
+
+
+@dataclass(frozen=True)
+class _TracksEnd:
+    """Every track ends here, in frame order (the source disconnected)."""
+
+    reason: str
 
 
 class RateMeter:
@@ -145,7 +162,9 @@ class StreamAnalyzer:
         self.tracker = FaceTracker(config.tracker)
         self.smoother = FaceSmoother(config.threshold, config.smoothing)
         self._lock = threading.Lock()  # guards the smoother against set_threshold from the GUI
-        self._pending: queue.Queue[_Pending | None] = queue.Queue(maxsize=config.pending_frames)
+        self._pending: queue.Queue[_Pending | _TracksEnd | None] = \
+            queue.Queue(maxsize=config.pending_frames)
+        self._outages = 0  # the source's disconnections seen so far
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._detect_loop, name=f"detect:{source.name}", daemon=True),
@@ -204,7 +223,7 @@ class StreamAnalyzer:
     def done(self) -> bool:
         return not any(t.is_alive() for t in self._threads)
 
-    def _put_pending(self, item: _Pending | None) -> bool:
+    def _put_pending(self, item: _Pending | _TracksEnd | None) -> bool:
         while not self._stop.is_set():
             try:
                 self._pending.put(item, timeout=_POLL_S)
@@ -230,6 +249,10 @@ class StreamAnalyzer:
     def _detect_loop(self) -> None:
         try:
             while not self._stop.is_set():
+                if self.source.outages != self._outages:
+                    self._outages = self.source.outages
+                    if not self._put_pending(_TracksEnd(DISCONNECTED)):
+                        return
                 frames = self._take_frames()
                 if not frames:
                     if self.source.ended:
@@ -257,6 +280,9 @@ class StreamAnalyzer:
                     continue
                 if item is None:
                     break
+                if isinstance(item, _TracksEnd):
+                    self._end_tracks(item.reason)
+                    continue
                 probs = self._wait_scores(item.scores)
                 if probs is None:
                     break
@@ -302,6 +328,15 @@ class StreamAnalyzer:
         if self.on_result:
             self.on_result(result)
 
+    def _end_tracks(self, reason: str) -> None:
+        """The faces seen so far are gone with the connection: their alerts end with
+        `reason`, and faces after it are new tracks."""
+        with self._lock:
+            now = self.last_result.t if self.last_result else 0.0
+            changes = self.smoother.end_all(now, reason)
+            self.tracker.clear()
+        self._emit_alerts(changes)
+
     def _emit_alerts(self, changes: list[AlertChange]) -> None:
         if not self.on_alert:
             return
@@ -309,6 +344,7 @@ class StreamAnalyzer:
             self.on_alert(AlertEvent(
                 source=self.name, track=c.track, active=c.active, t=c.t, at=time.time(),
                 p_smooth=c.p_smooth, peak=c.peak, threshold=self.smoother.threshold,
+                reason=c.reason,
             ))
 
     def _fail(self, exc: Exception) -> None:

@@ -845,6 +845,7 @@ class VideoSource:
         self._height = 0
         self._frames_read = 0
         self._frames_dropped = 0
+        self._outages = 0
         # pause / seek of a file played live: set by any thread, acted on by the capture thread
         self._control = threading.Condition()
         self._paused = False
@@ -899,6 +900,12 @@ class VideoSource:
     def frames_dropped(self) -> int:
         """Live sources: frames overwritten before the consumer read them."""
         return self._frames_dropped
+
+    @property
+    def outages(self) -> int:
+        """How often the connection was lost (streams and webcams), for consumers whose
+        state ends with it."""
+        return self._outages
 
     @property
     def state(self) -> SourceState:
@@ -1308,6 +1315,7 @@ class VideoSource:
         """Retry with backoff until a capture opens (returned), stop(), or the retry bounds are
         spent (FAILED, None). `first`: the first open failed; no connection was made yet."""
         if not first:
+            self._outages += 1
             self._set_state(SourceState.DISCONNECTED, reason)
         self._release()
         delay, attempt, last = _FIRST_BACKOFF_S, 0, reason if first else ""

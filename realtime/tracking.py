@@ -98,6 +98,10 @@ class FaceTracker:
                 ids[i] = track.id
         return ids
 
+    def clear(self) -> None:
+        """Forget every track (the source reconnected: a face then is a new track)."""
+        self._tracks = []
+
 
 @dataclass(frozen=True)
 class SmoothingConfig:
@@ -130,15 +134,22 @@ class FaceState:
         return 0.0 if self.above_since is None else max(0.0, now - self.above_since)
 
 
+# Why an alert ended: the face fell below the threshold (a real clear), or its track ended
+# while it may still be fake: the face was not seen for a while, or the source disconnected.
+BELOW_THRESHOLD, TRACK_LOST, DISCONNECTED = "below_threshold", "track_lost", "disconnected"
+
+
 @dataclass(frozen=True)
 class AlertChange:
-    """An alert that started (`active`) or cleared for one face."""
+    """An alert that started (`active`) or ended for one face, and why it ended (`reason`,
+    None for a start)."""
 
     track: int
     active: bool
     t: float
     p_smooth: float
     peak: float
+    reason: str | None = None
 
 
 @dataclass
@@ -176,13 +187,23 @@ class FaceSmoother:
         return changes
 
     def forget_stale(self, now: float) -> list[AlertChange]:
-        """Drop faces not seen for a while; an alert on one of them clears."""
+        """Drop faces not seen for a while; an alert on one of them ends as `track_lost` (the
+        face was last seen above the threshold: that is no clear)."""
         changes = []
         for track, state in list(self.faces.items()):
             if now - state.last_t > self.config.forget_after_s:
                 if state.alert:
-                    changes.append(AlertChange(track, False, now, state.p_smooth, state.peak))
+                    changes.append(AlertChange(track, False, now, state.p_smooth, state.peak,
+                                               TRACK_LOST))
                 del self.faces[track]
+        return changes
+
+    def end_all(self, now: float, reason: str) -> list[AlertChange]:
+        """Every face's track ended at once (the source disconnected): their alerts end with
+        `reason`, and the faces are forgotten."""
+        changes = [AlertChange(s.track, False, now, s.p_smooth, s.peak, reason)
+                   for s in self.faces.values() if s.alert]
+        self.faces.clear()
         return changes
 
     def _evaluate(self, state: FaceState, t: float) -> AlertChange | None:
@@ -200,5 +221,6 @@ class FaceSmoother:
         if state.alert and state.p_smooth < self.threshold - cfg.hysteresis:
             state.alert = False
             state.alert_since = None
-            return AlertChange(state.track, False, t, state.p_smooth, state.peak)
+            return AlertChange(state.track, False, t, state.p_smooth, state.peak,
+                               BELOW_THRESHOLD)
         return None

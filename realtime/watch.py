@@ -17,6 +17,7 @@ from .errors import SourceError
 from .events import EventLog, alert_record, status_record
 from .pipeline import AlertEvent, AnalysisConfig, FrameResult, StreamAnalyzer
 from .sources import SourceSpec, SourceState, StatusEvent, VideoSource
+from .tracking import BELOW_THRESHOLD
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,9 @@ class WatchSession:
             self.events.write(alert_record(event))
             if event.active:
                 view.alerts += 1
-            word = "ALERT" if event.active else "alert cleared"
+            word = "ALERT" if event.active else "alert cleared" if \
+                event.reason in (None, BELOW_THRESHOLD) else \
+                f"alert ended ({(event.reason or '').replace('_', ' ')}, not cleared)"
             print(f"{clean(event.source)}: {word}: face #{event.track} "
                   f"P(fake) {event.p_smooth:.2f} (threshold {event.threshold:.2f}) "
                   f"at {event.t:.1f} s", file=self.out, flush=True)

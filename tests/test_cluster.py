@@ -326,7 +326,7 @@ def test_watch_cluster_events_of_four_live_sources(cluster: LocalRayCluster, cli
     records = [json.loads(line) for line in events.read_text().splitlines()]
     by_source: dict[str, list[dict]] = {name: [] for name in clips}
     for r in records:
-        assert r["type"] in ("status", "alert", "alert_cleared")
+        assert r["type"] in ("status", "alert", "alert_cleared", "alert_ended")
         assert set(r) >= {"type", "time", "source"}
         by_source[r["source"]].append(r)
     for name, rs in by_source.items():

@@ -604,7 +604,9 @@ class EventLogPanel(QTreeWidget):
         item = self._open.pop((source, event.track), None)
         if item is not None:
             item.setText(3, f"{event.peak * 100:.0f} %")
-            item.setToolTip(0, f"cleared at {datetime.fromtimestamp(event.at):%H:%M:%S}")
+            how = "cleared" if event.reason in (None, "below_threshold") else \
+                f"ended ({(event.reason or '').replace('_', ' ')}, not cleared)"
+            item.setToolTip(0, f"{how} at {datetime.fromtimestamp(event.at):%H:%M:%S}")
 
 
 # -- model ------------------------------------------------------------------------------------
