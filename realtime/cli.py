@@ -33,6 +33,7 @@ from .argtypes import (
     state_ranges,
 )
 from .errors import UserError
+from .frame_limit import DEFAULT_MAX_PIXELS, set_max_pixels
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -104,6 +105,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "(short-range, faster, close faces) or an ONNX path (default: %(default)s)")
     g.add_argument("--min-face-score", type=probability, default=0.5, metavar="P",
                    help="face detector confidence needed to analyse a face (default: %(default)s)")
+    g.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help="refuse a video whose frames have more pixels than this, before "
+                        "decoding it (default: %(default)s, 8192x4320)")
     add_verbose(p)
 
 
@@ -764,6 +768,8 @@ def _main(argv: Sequence[str]) -> int:
     if args.command is None:  # no command: the desktop app
         args = parser.parse_args(["app"])
     _setup_logging(args.verbose)
+    if getattr(args, "max_pixels", None):
+        set_max_pixels(args.max_pixels)
     try:
         handler = getattr(args, "handler", None) or COMMANDS[args.command]
         return handler(args)

@@ -108,6 +108,7 @@ class EngineSpec:
     providers: tuple[str, ...] | None = None
     min_face_score: float = 0.5
     threshold: float | None = None
+    max_pixels: int | None = None  # frame-size limit (frame_limit.py): the driver's
 
     @classmethod
     def from_args(cls, args: Any) -> EngineSpec:
@@ -118,13 +119,16 @@ class EngineSpec:
         detector = args.detector if args.detector in ("short", "full") \
             else os.path.abspath(args.detector)
         return cls(model, detector, None if providers is None else tuple(providers),
-                   args.min_face_score, args.threshold)
+                   args.min_face_score, args.threshold, getattr(args, "max_pixels", None))
 
     def load(self) -> tuple[Any, Any, float]:
         """(detector, started InferenceService, threshold), as the local commands load them."""
         from .classifier import DeepfakeClassifier, InferenceService
         from .detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
+        from .frame_limit import set_max_pixels
 
+        if self.max_pixels:
+            set_max_pixels(self.max_pixels)
         providers = None if self.providers is None else list(self.providers)
         classifier = DeepfakeClassifier(self.model, providers=providers)
         detector = FaceDetector(self.detector, providers=providers,

@@ -84,6 +84,7 @@ from .credentials import quote_userinfo as quote_userinfo
 from .credentials import remember_url
 from .credentials import split_userinfo as split_userinfo
 from .errors import SourceError
+from .frame_limit import check_file, check_frame_size, decoder_options
 from .rotation import frame_turns, opencv_turns, turned_size, upright
 from .sampling import Timestamps, keeps_time
 
@@ -538,7 +539,9 @@ class _StreamCapture:
         self._failure = ""
         started = time.monotonic()
         try:
-            self._container = av.open(url, options=opts, timeout=(open_timeout_s, read_timeout_s))
+            # the probe decodes nothing above the frame-size limit (frame_limit.py)
+            self._container = av.open(url, options=opts, timeout=(open_timeout_s, read_timeout_s),
+                                      stream_options=[decoder_options()] * 8)
         except (av.FFmpegError, OSError) as exc:
             raise SourceError(f"{name}: cannot open stream: "
                               f"{self._reason(exc, time.monotonic() - started, open_timeout_s)}"
@@ -547,6 +550,8 @@ class _StreamCapture:
             if not self._container.streams.video:
                 raise SourceError(f"{name}: no video stream")
             self._stream = self._container.streams.video[0]
+            check_frame_size(name, self._stream.codec_context.width,
+                             self._stream.codec_context.height)
             self._packets = self._container.demux(self._stream)
             if not self.grab():  # prove that frames arrive, and learn the real frame size
                 raise SourceError(f"{name}: opened, but no video frame arrived: {self._failure}")
@@ -1079,6 +1084,7 @@ class VideoSource:
     def _open_capture(self) -> _Capture:
         spec, name = self._spec, self.name
         if spec.kind is SourceKind.FILE:
+            check_file(name, str(spec.target))  # frames too large: refused before decoding
             capture = _FileCapture(name, str(spec.target))
             if not spec.live and self.sample_fps and self.sample_fps < capture.fps:
                 # Sampling a file: frames nothing else references need not be decoded at all.

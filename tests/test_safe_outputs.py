@@ -57,7 +57,7 @@ def test_annotate_replaces_a_planted_link_and_a_report_keeps_its_mode(
     assert victim.read_text() == VICTIM_TEXT
     assert not link.is_symlink() and link.is_file()
     with av.open(str(link)) as container:
-        assert sum(1 for _ in container.decode(video=0)) == 2  # 10 frames at 25 fps, 5 analysed a second
+        assert sum(1 for _ in container.decode(video=0)) == 2  # 10 at 25 fps, sampled at 5
     assert os.stat(report).st_mode & 0o777 == 0o600
     assert json.loads(report.read_text())["videos"][0]["status"] == "ok"
     assert not list((tmp_path / "out").glob(".*.tmp"))  # no temporary left behind
