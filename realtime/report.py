@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from .errors import UserError
 from .outputs import atomic_write
+from .report_schema import SchemaError, check_report, parse_report, refuse
 from .verdict import TrackScore, track_scores, verdict, video_score
 
 Status = Literal["ok", "no-face", "error"]
@@ -139,16 +140,21 @@ class ExistingReport:
 
 
 def read_json(path: Path) -> ExistingReport:
-    """The report at `path`; UserError in one line where it is not one `scan --json` wrote."""
+    """The report at `path`; UserError in one line where it is not one `scan --json` wrote
+    (every field checked: report_schema.py)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse_report(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UserError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
         raise UserError(f"{path}: not a JSON report ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("videos"), list) or \
             not isinstance(data.get("model"), dict):
         raise UserError(f"{path}: not a scan report (no 'model' and 'videos')")
+    try:
+        check_report(data)
+    except SchemaError as exc:
+        raise refuse(path, exc) from None
     videos = []
     for n, row in enumerate(data["videos"], 1):
         try:
