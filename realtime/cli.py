@@ -2,12 +2,14 @@
 
 Exit codes: 0 success; 1 some inputs could not be analysed (the others were, and the report says
 which failed and why); 2 the run could not start (bad model, no usable input, bad option);
-130 interrupted.
+130 interrupted (Ctrl+C); 143 terminated (SIGTERM: `timeout`, `docker stop`, systemd, batch
+schedulers), which a scan treats like Ctrl+C: the files finished are reported.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import logging
@@ -15,7 +17,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,52 @@ from .errors import UserError
 from .frame_limit import DEFAULT_MAX_PIXELS, set_max_pixels
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, as a shell reports a process SIGTERM ended
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread where Ctrl+C raises KeyboardInterrupt, so that a scan
+    stops the same way (the files finished are reported) and then exits 143."""
+
+
+_terminated = threading.Event()  # a SIGTERM arrived (the cluster's run swallows the exception)
+_sigterm_scope = threading.Event()  # _sigterm_as_interrupt's handler is in place
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """While the block runs, the first SIGTERM raises Terminated; later ones are ignored, so the
+    report of what finished is written whole."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _terminated.set()
+        raise Terminated
+
+    _terminated.clear()
+    previous = signal.signal(signal.SIGTERM, handler)
+    _sigterm_scope.set()
+    try:
+        yield
+    finally:
+        _sigterm_scope.clear()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _hold_sigterm() -> None:
+    """The report is being written: a SIGTERM from now on must not cut it short (ignored, until
+    _sigterm_as_interrupt puts the previous handler back)."""
+    if _sigterm_scope.is_set() and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _stopped_how() -> tuple[str, int]:
+    """What stopped a scan early, for its message and its exit code."""
+    return ("terminated (SIGTERM)", EXIT_TERMINATED) if _terminated.is_set() else \
+        ("interrupted", EXIT_INTERRUPTED)
 
 
 class _MaskingFilter(logging.Filter):
@@ -460,8 +508,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
                        previous=None if resume is None else resume.previous)
     except KeyboardInterrupt:
         interrupted = True
-        print(f"{PROG}: interrupted; reporting the {len(scanned_reports)} finished file(s)",
-              file=sys.stderr)
+        print(f"{PROG}: {_stopped_how()[0]}; reporting the {len(scanned_reports)} finished "
+              "file(s)", file=sys.stderr)
     finally:
         service.stop()
     return _finish_scan(args, err, labels, problems, reports, scanned_reports,
@@ -492,8 +540,8 @@ def _scan_on_cluster(args: argparse.Namespace, files: Sequence[Path], problems: 
         error=f"{p.path}: {p.reason}") for p in problems]
     reports += outcome.reports
     if outcome.interrupted:
-        print(f"{PROG}: interrupted; reporting the {len(outcome.reports)} finished file(s)",
-              file=sys.stderr)
+        print(f"{PROG}: {_stopped_how()[0]}; reporting the {len(outcome.reports)} finished "
+              "file(s)", file=sys.stderr)
     return _finish_scan(args, err, labels, problems, reports, outcome.reports, outcome.model,
                         outcome.model_name, outcome.threshold, outcome.interrupted)
 
@@ -525,6 +573,7 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
             unlabelled=[r.path for r in scanned_reports if label_of[r.path] is None],
             not_scanned=[str(p) for p in labels.labels if p not in done])
 
+    _hold_sigterm()
     if args.json == "-":
         json.dump(report_dict(model, reports, label_of, metrics), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -551,7 +600,7 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
         console.print(metrics_table(metrics))
 
     if interrupted:
-        return EXIT_INTERRUPTED
+        return _stopped_how()[1]
     if problems or any(r.status == "error" for r in reports):
         return EXIT_PARTIAL
     return EXIT_OK
@@ -772,7 +821,13 @@ def _main(argv: Sequence[str]) -> int:
         set_max_pixels(args.max_pixels)
     try:
         handler = getattr(args, "handler", None) or COMMANDS[args.command]
-        return handler(args)
+        if args.command != "scan":
+            return handler(args)
+        with _sigterm_as_interrupt():
+            return handler(args)
+    except Terminated:
+        print(f"{PROG}: terminated (SIGTERM)", file=sys.stderr)
+        return EXIT_TERMINATED
     except UserError as exc:
         from .display_text import clean
         from .sources import mask_credentials

@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
@@ -80,6 +81,10 @@ def connect(address: str, verbose: int = 0) -> Any:
 
     ray = import_ray()
     _probe(address)
+    # ray.init makes SIGTERM exit at once; the command's own handling (scan: stop and report
+    # what finished, like Ctrl+C) must stay
+    on_term = signal.getsignal(signal.SIGTERM) \
+        if threading.current_thread() is threading.main_thread() else None
     try:
         ray.init(address=address, log_to_driver=verbose > 0,
                  logging_level=logging.INFO if verbose else logging.WARNING)
@@ -87,6 +92,9 @@ def connect(address: str, verbose: int = 0) -> Any:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"--cluster {mask_credentials(address)}: cannot connect: "
                         f"{mask_credentials(first)}") from None
+    finally:
+        if on_term is not None:
+            signal.signal(signal.SIGTERM, on_term)
     return ray
 
 

@@ -281,6 +281,28 @@ def test_node_killed_mid_scan_every_file_reported_once(cluster: LocalRayCluster,
 
 
 @pytest.mark.slow
+def test_sigterm_reports_the_finished_files_and_exits_143(cluster: LocalRayCluster,
+                                                          clips: list[str], shared_media: Path,
+                                                          tmp_path: Path) -> None:
+    """SIGTERM (`timeout`, `docker stop`, systemd) stops a cluster scan as Ctrl+C does: the
+    report of the files finished is written (Ray's own SIGTERM handler would exit at once)."""
+    files = copies(clips, shared_media, tmp_path / "in", 8)
+    report_path = tmp_path / "r.json"
+    proc, lines = start_scan(*map(str, files), "--cluster", cluster.address, "--json",
+                             str(report_path), cwd=tmp_path)
+    try:
+        lines.wait(2, " ok on node ", timeout=180)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 143, lines.text()
+    finally:
+        proc.kill()
+    videos = json.loads(report_path.read_text())["videos"]
+    assert 2 <= len(videos) < len(files), lines.text()
+    assert all(v["status"] == "ok" for v in videos)
+    assert "terminated (SIGTERM); reporting the" in lines.text()
+
+
+@pytest.mark.slow
 def test_resume_after_ctrl_c_analyses_only_the_rest(cluster: LocalRayCluster, clips: list[str],
                                                     shared_media: Path, local_report: dict,
                                                     tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""An interrupted scan (Ctrl+C) exits 130 and still reports the files it finished."""
+"""An interrupted scan (Ctrl+C) exits 130, a terminated one (SIGTERM: `timeout`, `docker stop`,
+systemd, batch schedulers) 143, and both still report the files they finished."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from tiny_models import build_redness_model
 pytestmark = pytest.mark.timeout(120)
 
 
-def test_ctrl_c_mid_scan_exits_130_and_reports_the_finished_files(
-        tmp_path: Path, astronaut_bgr: np.ndarray) -> None:
+@pytest.mark.parametrize(("sig", "code", "word"), [(signal.SIGINT, 130, "interrupted"),
+                                                   (signal.SIGTERM, 143, "terminated (SIGTERM)")])
+def test_ctrl_c_or_sigterm_mid_scan_reports_the_finished_files(
+        sig: int, code: int, word: str, tmp_path: Path, astronaut_bgr: np.ndarray) -> None:
     model = build_redness_model(tmp_path / "redness.onnx")
     short = write_clip(tmp_path / "short.mp4", astronaut_frames(astronaut_bgr, n=25))
     long = write_clip(tmp_path / "long.mp4", astronaut_frames(astronaut_bgr, n=1500))
@@ -31,19 +34,20 @@ def test_ctrl_c_mid_scan_exits_130_and_reports_the_finished_files(
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        # files are scanned in order: once the long file's video exists, the short one is done
-        wait_for(lambda: (out / "long.annotated.mp4").exists() or proc.poll() is not None, 60,
+        # files are scanned in order: once the long file's video is being written (to a
+        # temporary beside it, renamed when complete), the short one is done
+        wait_for(lambda: any(out.glob("*long.annotated.mp4*")) or proc.poll() is not None, 60,
                  "the second file to start")
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.3)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
-    assert proc.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
+    assert proc.returncode == code, err
+    assert f"{word}; reporting the 1 finished file(s)" in err and "Traceback" not in err
     videos = json.loads(report.read_text())["videos"]
     assert [v["path"] for v in videos] == [str(short)]
     assert videos[0]["status"] == "ok" and videos[0]["frames_analyzed"] == 25

@@ -15,13 +15,19 @@ Both of torch.save's formats are read:
 
 The unpickler is restricted: it resolves only the handful of globals a state dict needs
 (OrderedDict, the tensor rebuild functions, the typed storage classes) and refuses any other,
-so a checkpoint cannot run code. Only little-endian files are read.
+so a checkpoint cannot run code. Each load gets objects of its own (a pickle's BUILD could
+otherwise change a shared one for every later file), storage sizes are checked against the
+bytes the file holds before anything is read or allocated, and whatever a malformed file
+makes go wrong is one line (UserError). Only little-endian files are read.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import io
+import math
+import os
 import pickle
 import struct
 import zipfile
@@ -59,6 +65,9 @@ class _StorageType:
     def dtype(self) -> np.dtype[Any]:
         return STORAGE_DTYPES[self.name]
 
+    def __setstate__(self, state: Any) -> None:  # a pickle's BUILD on it
+        raise pickle.UnpicklingError(f"a storage type takes no state ({self.name})")
+
 
 @dataclass(frozen=True)
 class _StorageRef:
@@ -89,22 +98,31 @@ def _rebuild_parameter(data: _LazyTensor, *_rest: Any) -> _LazyTensor:
     return data
 
 
-_ALLOWED: dict[tuple[str, str], Any] = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    **{("torch", name): _StorageType(name) for name in STORAGE_DTYPES},
-}
+def _allowed() -> dict[tuple[str, str], Any]:
+    """The globals a state dict needs, made anew for every unpickler: a BUILD opcode in one
+    file can then change nothing another file sees."""
+    return {
+        ("collections", "OrderedDict"): type("OrderedDict", (collections.OrderedDict,), {}),
+        ("torch._utils", "_rebuild_tensor_v2"): functools.partial(_rebuild_tensor_v2),
+        ("torch._utils", "_rebuild_parameter"): functools.partial(_rebuild_parameter),
+        **{("torch", name): _StorageType(name) for name in STORAGE_DTYPES},
+    }
+
+
+# What a malformed pickle or header can raise while it is read: one line each.
+_MALFORMED = (pickle.UnpicklingError, EOFError, struct.error, AttributeError, TypeError,
+              ValueError, KeyError, IndexError, OverflowError, MemoryError, RecursionError)
 
 
 class _Unpickler(pickle.Unpickler):
     def __init__(self, file: IO[bytes], source: str) -> None:
         super().__init__(file)
         self.source = source
+        self.allowed = _allowed()
 
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return _ALLOWED[(module, name)]
+            return self.allowed[(module, name)]
         except KeyError:
             raise UserError(f"{self.source}: refusing to unpickle {module}.{name} (only "
                             "tensors and OrderedDicts are read from checkpoints)") from None
@@ -145,13 +163,19 @@ def _load_legacy(fh: IO[bytes], source: str) -> OrderedDict[str, np.ndarray]:
         obj = plain()
         keys = plain()
         storages: dict[str, np.ndarray] = {}
+        size = os.fstat(fh.fileno()).st_size
         for key in keys:
             (numel,) = struct.unpack("<q", _read_exactly(fh, 8, source))
             dtype = _storage_dtype(obj, str(key), source)
+            left = size - fh.tell()
+            if not 0 <= numel <= left // dtype.itemsize:
+                raise UserError(f"{source}: storage {key} claims {numel} elements of "
+                                f"{dtype.itemsize} bytes, but {left} bytes are left in the file")
             raw = _read_exactly(fh, numel * dtype.itemsize, source)
             storages[str(key)] = np.frombuffer(raw, dtype=dtype)
-    except (pickle.UnpicklingError, EOFError, struct.error) as exc:
-        raise UserError(f"{source}: unreadable checkpoint ({exc})") from None
+    except _MALFORMED as exc:
+        raise UserError(f"{source}: unreadable checkpoint ({type(exc).__name__}: "
+                        f"{str(exc)[:200]})") from None
     return _materialise(obj, storages, source)
 
 
@@ -164,8 +188,9 @@ def _load_zip(path: Path) -> OrderedDict[str, np.ndarray]:
         prefix = pickles[0][: -len("data.pkl")]
         try:
             obj = _Unpickler(io.BytesIO(archive.read(pickles[0])), source).load()
-        except (pickle.UnpicklingError, EOFError) as exc:
-            raise UserError(f"{source}: unreadable checkpoint ({exc})") from None
+        except _MALFORMED as exc:
+            raise UserError(f"{source}: unreadable checkpoint ({type(exc).__name__}: "
+                            f"{str(exc)[:200]})") from None
         storages: dict[str, np.ndarray] = {}
         for ref in _storage_refs(obj):
             if ref.key not in storages:
@@ -206,7 +231,11 @@ def _materialise(obj: Any, storages: dict[str, np.ndarray],
     for name, value in obj.items():
         if not isinstance(value, _LazyTensor):
             continue  # e.g. metadata; a state dict's values are tensors
-        out[str(name)] = _tensor(value, storages, source, str(name))
+        try:
+            out[str(name)] = _tensor(value, storages, source, str(name))
+        except _MALFORMED as exc:
+            raise UserError(f"{source}: tensor {str(name)[:80]} is malformed "
+                            f"({type(exc).__name__}: {str(exc)[:200]})") from None
     return out
 
 
@@ -218,6 +247,8 @@ def _tensor(t: _LazyTensor, storages: dict[str, np.ndarray], source: str,
         data = data[start:start + count]
     if any(s < 0 for s in t.stride) or any(d < 0 for d in t.size):
         raise UserError(f"{source}: tensor {name} has a negative size or stride")
+    if math.prod(t.size) > data.size:  # a state dict's tensors are no broadcast views
+        raise UserError(f"{source}: tensor {name} has more elements than its storage")
     if t.size and all(d > 0 for d in t.size):
         last = t.offset + sum((d - 1) * s for d, s in zip(t.size, t.stride))
         if t.offset < 0 or last >= data.size:
