@@ -458,8 +458,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
         _warn_paths("video(s) to scan have no label and are left out of the metrics",
                     [str(f) for f in files if labels.lookup(f) is None])
     resume = Resume.load(args.json, files) if args.resume else None
-    if resume is not None:
-        resume.note(len(files))
     if args.cluster:
         return _scan_on_cluster(args, files, problems, labels, resume, err)
     to_scan = resume.pending(files) if resume is not None else files
@@ -472,14 +470,17 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if first is not None:
             first.stop()
         raise
+    settings = _scan_settings(args, service.classifier.path, threshold)
     if resume is not None:
         try:
             resume.check(service.classifier.contract.summary(), threshold)
+            resume.check_settings(settings)
         except UserError:
             service.stop()
             if first is not None:
                 first.stop()
             raise
+        resume.note(len(files))  # after the checks: a refusal comes first
     config = AnalysisConfig(threshold=threshold)
     progress, hook = _progress_hook(err)
     # Inputs that name no video are in the report too, as errors: nothing given goes missing.
@@ -512,9 +513,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
               "file(s)", file=sys.stderr)
     finally:
         service.stop()
+    if resume is not None:
+        reports += resume.others
     return _finish_scan(args, err, labels, problems, reports, scanned_reports,
                         service.classifier.contract.summary(), service.classifier.name,
-                        threshold, interrupted)
+                        threshold, interrupted, settings)
+
+
+def _scan_settings(args: argparse.Namespace, model_path: Any, threshold: float) -> dict[str, Any]:
+    """What this scan's results depend on, for its report and --resume's check."""
+    from .run_settings import scan_settings
+
+    return scan_settings(sample_fps=args.sample_fps, detector=args.detector,
+                         min_face_score=args.min_face_score, model_path=model_path,
+                         threshold=threshold)
 
 
 def _scan_on_cluster(args: argparse.Namespace, files: Sequence[Path], problems: Sequence[Any],
@@ -532,30 +544,46 @@ def _scan_on_cluster(args: argparse.Namespace, files: Sequence[Path], problems: 
             err.print(f"{PROG}: error: {clean(message)}", markup=False, highlight=False,
                       soft_wrap=True)
 
+    from .classifier import resolve_model_path
+
+    model_path = resolve_model_path(args.model)
+
+    def check(model: dict[str, Any], threshold: float) -> None:
+        """As soon as the first worker has loaded its model, before any file is sent."""
+        if resume is not None:
+            resume.check(model, threshold)
+            resume.check_settings(_scan_settings(args, model_path, threshold))
+            resume.note(len(files))
+
     outcome = scan_command(args, files, err,
                            keep=None if resume is None else resume.previous,
-                           check_model=None if resume is None else resume.check,
-                           on_report=on_report)
+                           check_model=check, on_report=on_report)
     reports = [VideoReport(path=p.path, threshold=outcome.threshold).finish(
         error=f"{p.path}: {p.reason}") for p in problems]
     reports += outcome.reports
+    if resume is not None:
+        reports += resume.others
     if outcome.interrupted:
         print(f"{PROG}: {_stopped_how()[0]}; reporting the {len(outcome.reports)} finished "
               "file(s)", file=sys.stderr)
     return _finish_scan(args, err, labels, problems, reports, outcome.reports, outcome.model,
-                        outcome.model_name, outcome.threshold, outcome.interrupted)
+                        outcome.model_name, outcome.threshold, outcome.interrupted,
+                        _scan_settings(args, model_path, outcome.threshold))
 
 
 def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequence[Any],
                  reports: list[Any], scanned_reports: list[Any], model: dict[str, Any],
-                 model_name: str, threshold: float, interrupted: bool) -> int:
-    """Metrics, report files, summary table and exit code: a local and a cluster scan's."""
+                 model_name: str, threshold: float, interrupted: bool,
+                 settings: dict[str, Any] | None = None) -> int:
+    """Metrics, report files, summary table and exit code: a local and a cluster scan's;
+    `settings` (run_settings.py) go into the JSON report with the folder paths start from."""
     from rich.console import Console
     from rich.table import Table
 
     from .display_text import escape, plain
     from .labelled_metrics import LabelledVideo, labelled_metrics, metrics_table
     from .report import report_dict, write_csv, write_json
+    from .run_settings import report_header
 
     label_of: dict[str, str | None] | None = None
     metrics = None
@@ -574,11 +602,12 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
             not_scanned=[str(p) for p in labels.labels if p not in done])
 
     _hold_sigterm()
+    header = report_header(settings) if settings is not None else None
     if args.json == "-":
-        json.dump(report_dict(model, reports, label_of, metrics), sys.stdout, indent=2)
+        json.dump(report_dict(model, reports, label_of, metrics, header), sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.json:
-        write_json(Path(args.json), model, reports, label_of, metrics)
+        write_json(Path(args.json), model, reports, label_of, metrics, header)
     if args.csv:
         write_csv(Path(args.csv), reports)
 

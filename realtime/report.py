@@ -1,10 +1,11 @@
 """Scan reports: JSON (`--json`) and timeline CSV (`--csv`).
 
 Field names are a public format that other tools read; keep them:
-`{"model": {...metadata...}, "videos": [{path, status, error, score, verdict, threshold,
-duration_s, frames_analyzed, faces: [{track, score, first_s, last_s, samples}],
-timeline: [{t, track, p, box}]}]}`; with `scan --labels`, also `label` per video and a
-top-level `metrics` (realtime/labelled_metrics.py).
+`{"model": {...metadata...}, "settings": {sample_fps, detector, min_face_score, video_rule,
+model_sha256, threshold}, "cwd": "...", "videos": [{path, status, error, score, verdict,
+threshold, duration_s, frames_analyzed, faces: [{track, score, first_s, last_s, samples}],
+timeline: [{t, track, p, box}]}]}` (`settings` and `cwd`: realtime/run_settings.py); with
+`scan --labels`, also `label` per video and a top-level `metrics` (realtime/labelled_metrics.py).
 Files are written to a temporary name and renamed, so an interrupted run never leaves half a
 report behind.
 """
@@ -116,16 +117,18 @@ class VideoReport:
 
 def report_dict(model: dict[str, Any], videos: list[VideoReport],
                 labels: dict[str, str | None] | None = None,
-                metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+                metrics: dict[str, Any] | None = None,
+                header: dict[str, Any] | None = None) -> dict[str, Any]:
     """The JSON report; `labels` (video path -> "fake"/"real"/None) and `metrics` only where the
-    scan had a labels file."""
+    scan had a labels file; `header`: top-level entries after `model` (run_settings.py's
+    `settings` and `cwd`)."""
     rows = []
     for v in videos:
         row = v.to_dict()
         if labels is not None:
             row["label"] = labels.get(v.path)
         rows.append(row)
-    data: dict[str, Any] = {"model": model, "videos": rows}
+    data: dict[str, Any] = {"model": model, **(header or {}), "videos": rows}
     if metrics is not None:
         data["metrics"] = metrics
     return data
@@ -137,6 +140,8 @@ class ExistingReport:
 
     model: dict[str, Any]
     videos: list[VideoReport]
+    settings: Any = None  # what the videos were analysed with (run_settings.py); None: older
+    cwd: Any = None  # the folder its relative paths start from; None: older report
 
 
 def read_json(path: Path) -> ExistingReport:
@@ -161,13 +166,14 @@ def read_json(path: Path) -> ExistingReport:
             videos.append(VideoReport.from_dict(row))
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{path}: video #{n} of the report is malformed ({exc!r})") from None
-    return ExistingReport(data["model"], videos)
+    return ExistingReport(data["model"], videos, data.get("settings"), data.get("cwd"))
 
 
 def write_json(path: Path, model: dict[str, Any], videos: list[VideoReport],
                labels: dict[str, str | None] | None = None,
-               metrics: dict[str, Any] | None = None) -> None:
-    data = report_dict(model, videos, labels, metrics)
+               metrics: dict[str, Any] | None = None,
+               header: dict[str, Any] | None = None) -> None:
+    data = report_dict(model, videos, labels, metrics, header)
     atomic_write(path, lambda fh: json.dump(data, fh, indent=2))
 
 
