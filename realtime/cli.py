@@ -196,7 +196,7 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     scan.add_argument("--resume", action="store_true",
                       help="complete the --json report of an earlier, interrupted run: videos "
                            "already in it with status ok or no-face are kept, not analysed "
-                           "again (run from the same folder as the first run)")
+                           "again; a report made with other settings is refused")
     _add_cluster(scan, "workers")
     _add_common(scan)
 
