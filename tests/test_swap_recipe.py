@@ -1,0 +1,56 @@
+"""The paired-swap recipe's data side (train/corpora.py, train/swap_recipe.py) on the real
+corpora beside the checkout: who is trained on, who is held out, and why."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from deepfake_monitor.train.corpora import write_labels
+from deepfake_monitor.train.swap_recipe import Recipe, corpus_rows, held_out_clips, train_argv
+
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="module")
+def shared() -> Path:
+    if not all((SHARED / name).is_dir() for name in ("realfakes", "realfaces", "media")):
+        pytest.skip(f"{SHARED}/realfakes, realfaces or media is absent")
+    return SHARED
+
+
+def test_splits_keep_people_apart(shared: Path, tmp_path: Path) -> None:
+    rows = corpus_rows(shared, Recipe(paired=0.7))
+    by_split: dict[str, set[str]] = {}
+    for r in rows:
+        by_split.setdefault(r.split, set()).add(r.person)
+        assert r.path.is_file()
+    # No person on two sides; the validation side is real live swaps of the recipe's people.
+    assert not by_split["train"] & by_split["val"] and not by_split["train"] & by_split["test"]
+    val = [r for r in rows if r.split == "val"]
+    assert {r.person for r in val} == {f"realfakes:{p}" for p in Recipe().val_people}
+    assert {r.label for r in val} == {0, 1} and all(r.group == "deepfacelive" for r in val)
+    # Theresa May's media clip is held out, so her SyncTalk and GeneFace fakes are too.
+    may = [r for r in rows if r.person in ("realfakes:theresa-may",
+                                           "media:aniportrait-pose_ref_video")]
+    assert len(may) == 3 and {r.split for r in may} == {"test"}
+    # The dev set's GHOST footage never appears; realfaces only where self-blends are mixed.
+    assert not any(r.path.stem.startswith("ghost-") for r in rows)
+    assert any(r.group == "realfaces" for r in rows)
+    assert not any(r.group == "realfaces" for r in corpus_rows(shared, Recipe(paired=1.0)))
+    labels = write_labels(rows, tmp_path / "labels.csv")
+    listed = list(csv.DictReader(labels.open()))
+    assert len(listed) == len(rows) and {r["split"] for r in listed} == {"train", "val", "test"}
+    clips = held_out_clips(labels)
+    assert clips and all(Path(c).suffix == ".mp4" for c in clips)
+    assert len(clips) == sum(1 for r in rows if r.split != "train" and r.kind != "photo")
+
+
+def test_train_command_mixes_self_blends_only_below_one() -> None:
+    pure = train_argv(Recipe(paired=1.0), Path("faces"), Path("run"))
+    mixed = train_argv(Recipe(paired=0.7), Path("faces"), Path("run"))
+    assert "--online-sbi" not in pure and pure[pure.index("--paired") + 1] == "1.0"
+    assert mixed[mixed.index("--online-sbi") + 1] == "1"
