@@ -249,8 +249,9 @@ class StreamAnalyzer:
     def _detect_loop(self) -> None:
         try:
             while not self._stop.is_set():
-                if self.source.outages != self._outages:
-                    self._outages = self.source.outages
+                outages = getattr(self.source, "outages", 0)  # a feed may not reconnect
+                if outages != self._outages:
+                    self._outages = outages
                     if not self._put_pending(_TracksEnd(DISCONNECTED)):
                         return
                 frames = self._take_frames()

@@ -321,6 +321,11 @@ class AnalysisFeed:
     def error(self) -> str | None:
         return self._source.error
 
+    @property
+    def outages(self) -> int:
+        """The source's disconnections: the analyzer ends its alerts with them."""
+        return self._source.outages
+
     def start(self) -> None:
         """Nothing to start: the display thread feeds it."""
 
