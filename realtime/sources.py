@@ -87,6 +87,7 @@ from .errors import SourceError
 from .frame_limit import check_file, check_frame_size, decoder_options
 from .rotation import frame_turns, opencv_turns, turned_size, upright
 from .sampling import Timestamps, keeps_time
+from .stream_kinds import no_video_reason
 
 log = logging.getLogger(__name__)
 
@@ -445,6 +446,9 @@ class _SampledH264Capture:
 
 def _diagnose_unopenable(path: Path) -> str:
     """Why FFmpeg could not open a file, for the one-line error (MP4/MOV structure checked)."""
+    no_video = no_video_reason(path)
+    if no_video is not None:  # an audio-only MP4 is no corrupt one
+        return no_video
     size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(12)

@@ -397,6 +397,24 @@ def test_text_file_renamed_mp4(tmp_path: Path) -> None:
     assert_open_fails(file_spec(fake), "not a video file")
 
 
+def test_audio_only_mp4_says_no_video_stream(shared_media: Path, tmp_path: Path) -> None:
+    """The sound track of a real clip alone in an MP4 (stream copy, PyAV): no corrupt file."""
+    import av
+
+    clip = shared_media / "videos" / "aniportrait-pose_ref_video.mp4"
+    if not clip.is_file():
+        pytest.skip(f"{clip} is absent")
+    sound = tmp_path / "sound.mp4"
+    with av.open(str(clip)) as source, av.open(str(sound), "w") as out:
+        audio = out.add_stream_from_template(source.streams.audio[0])
+        for packet in source.demux(source.streams.audio[0]):
+            if packet.dts is not None:
+                packet.stream = audio
+                out.mux(packet)
+    error = assert_open_fails(file_spec(sound), "no video stream (only audio)")
+    assert "corrupt" not in str(error)
+
+
 def _real_clip(tmp_path: Path, astronaut_bgr: np.ndarray) -> Path:
     clips = shared_clips()
     return clips[0] if clips else write_clip(tmp_path / "real.mp4", astronaut_frames(astronaut_bgr))
