@@ -190,7 +190,8 @@ def test_parity_uses_the_runs_validation_crops(run_dir: Path, tmp_path: Path,
 
 @pytest.fixture(scope="module")
 def labelled_run(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny run with an extract of 16 real face crops, all in train; in val the 5 the model
+    """The tiny run with an extract of 16 face crops (8 real, 8 of them inverted), all in train;
+    in val the 5 the model
     scores lowest labelled real and the 5 highest fake (AUC 1, a margin like a trained model's:
     the untrained model's scores on one face are ~1e-4 apart, so labels at random would make
     a 10-crop AUC flip on int8 noise)."""
@@ -202,7 +203,11 @@ def labelled_run(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     faces = root / "faces"
     (faces / "crops").mkdir(parents=True)
     rows = ["crop_path,label,split,video_id,track,t"]
-    crops = crops_of(_contract(), 16)
+    # Half the crops inverted: the untrained model scores one face's crops ~1e-4 apart, which
+    # int8 rounding can tie (AUC 1 -> 0.5 on one onnxruntime, not another); an inverted face
+    # moves its score by far more, so the labels below stand on a margin int8 keeps.
+    crops = crops_of(_contract(), 8)
+    crops = [*crops, *(255 - c for c in crops)]
     p = _keras_p_fake(run_dir / "best.keras", np.stack(crops))
     rank = np.argsort(np.argsort(p))
     for i, crop in enumerate(crops):
