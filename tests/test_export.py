@@ -191,8 +191,8 @@ def test_parity_uses_the_runs_validation_crops(run_dir: Path, tmp_path: Path,
 @pytest.fixture(scope="module")
 def labelled_run(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny run with an extract of 16 face crops (8 real, 8 of them inverted), all in train;
-    in val the 5 the model
-    scores lowest labelled real and the 5 highest fake (AUC 1, a margin like a trained model's:
+    in val the 5 the model scores lowest labelled real and the 5 highest fake (AUC 1, a margin
+    like a trained model's:
     the untrained model's scores on one face are ~1e-4 apart, so labels at random would make
     a 10-crop AUC flip on int8 noise)."""
     import cv2
