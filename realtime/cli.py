@@ -233,9 +233,9 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
                        help="how long a face must stay above the threshold before it alerts "
                             "(default: %(default)s)")
     watch.add_argument("--max-retries", type=count, default=None, metavar="N",
-                       help="give a network source or webcam up after N failed attempts in a "
-                            "row, at the start or after a disconnect (default: retry forever; "
-                            "0: fail at once)")
+                       help="retry a network source or webcam at most N times in a row, at "
+                            "the start (after its first attempt) or after a disconnect, then "
+                            "give it up (default: retry forever; 0: fail at once)")
     watch.add_argument("--give-up-after", type=positive, default=None, metavar="SECONDS",
                        help="give a source up once it has been unreachable this long "
                             "(default: never)")

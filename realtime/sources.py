@@ -444,6 +444,18 @@ class _SampledH264Capture:
         self._container.close()
 
 
+def _gave_up(retries: int, first: bool, waited: float, reason: str) -> str:
+    """Why a source was given up, counting attempts as --max-retries does: retries after the
+    first open (which counts as an attempt of its own) or after a disconnect."""
+    plural = "y" if retries == 1 else "ies"
+    if first:
+        tries = retries + 1
+        counted = f"{tries} attempt{'s' if tries != 1 else ''} ({retries} retr{plural})"
+    else:
+        counted = f"{retries} retr{plural} to reconnect"
+    return f"gave up after {counted} in {waited:.1f} s: {reason}"
+
+
 def _diagnose_unopenable(path: Path) -> str:
     """Why FFmpeg could not open a file, for the one-line error (MP4/MOV structure checked)."""
     no_video = no_video_reason(path)
@@ -788,7 +800,7 @@ class VideoSource:
     `on_status` is called on the thread that changes the state (the capture thread, or the one
     calling open()/stop()); keep it quick. The timeouts apply to network streams; files, webcams
     and screens are read through backends with their own. `stream_options` are FFmpeg options
-    for network streams (e.g. {"rtsp_transport": "udp"}). `max_retries` (failed attempts in a
+    for network streams (e.g. {"rtsp_transport": "udp"}). `max_retries` (retries in a
     row) and `give_up_after_s` (seconds without a connection) bound the retries of a network
     stream's first open and of every reconnect of streams and webcams; None: retry forever.
     A stream that turns out to be a video file (http(s) with a finite duration) is read like a
@@ -1335,10 +1347,8 @@ class VideoSource:
             waited = time.monotonic() - lost_at
             if (self.max_retries is not None and attempt >= self.max_retries) or \
                     (deadline is not None and time.monotonic() >= deadline):
-                tries = attempt + (1 if first else 0)
-                self._fail(f"gave up after {tries} attempt{'s' if tries != 1 else ''} in "
-                           f"{waited:.1f} s: {last or reason}" if tries else
-                           f"{reason} (not retried)")
+                self._fail(_gave_up(attempt, first, waited, last or reason) if attempt or first
+                           else f"{reason} (not retried)")
                 return None
             attempt += 1
             wait = delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic()))

@@ -127,10 +127,29 @@ def test_unreachable_stream_is_retried_until_the_retries_are_spent(
     assert states == ["connecting", "disconnected", "connecting", "connecting", "failed"]
     errors = [ln for ln in err.splitlines() if ln.startswith("deepfake-monitor: error: ")]
     assert len(errors) == 1, err
-    assert "rtsp://***@127.0.0.1" in errors[0] and "gave up after 3 attempts" in errors[0]
+    assert "rtsp://***@127.0.0.1" in errors[0]
+    assert "gave up after 3 attempts (2 retries)" in errors[0]
     assert "Connection refused" in errors[0]
     for text in (err, events.read_text()):
         assert not [p for p in ("p#ss", "w?rd", "ss/w") if p in text], text
+
+
+def test_max_retries_counts_retries_as_its_help_says(
+    model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--max-retries 1: the first attempt and one retry, and both the help and the error say
+    so (the error used to count 2 attempts under a help that promised 1)."""
+    with pytest.raises(SystemExit):
+        main(["watch", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "retry a network source or webcam at most N times in a row" in help_text
+    url = f"rtsp://127.0.0.1:{free_port()}/cam"
+    code = main(["watch", url, "--model", str(model), "--max-retries", "1"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    errors = [ln for ln in err.splitlines() if ln.startswith("deepfake-monitor: error: ")]
+    assert len(errors) == 1, err
+    assert "gave up after 2 attempts (1 retry) in " in errors[0], errors[0]
 
 
 def test_give_up_after_and_a_partial_failure_exit_1(

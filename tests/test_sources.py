@@ -482,7 +482,8 @@ def test_unreachable_rtsp_url_is_retried_from_the_first_open() -> None:
     assert messages[2] == "attempt 2 in 0.5 s (last attempt: cannot open stream: " \
         "Connection refused)"
     assert messages[3].startswith("attempt 3 in 1 s (last attempt: ")
-    assert src.error is not None and src.error.startswith("gave up after 3 attempts in ")
+    assert src.error is not None
+    assert src.error.startswith("gave up after 3 attempts (2 retries) in ")
     assert src.error.endswith(": cannot open stream: Connection refused")
     assert not [m for m in [*messages, src.name] if PASSWORD in m]
     stop_quickly(src)
