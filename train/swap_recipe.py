@@ -17,7 +17,8 @@ when its output exists (an interrupted run resumes):
    the recipe is judged by;
 5. `export` (provisional), `scan --labels` of the validation people's clips and the media's
    held-out real clips: the threshold is the lowest at which at most `Recipe.target_fpr` of
-   those real clips get a "fake" verdict (clips, not crops); `evaluate` (memorisation);
+   those real clips get a "fake" verdict (clips, not crops); `evaluate --split test`
+   (temperature on validation; memorisation: training people's reals against unseen ones);
 6. `export` with the final contract and card; with `--devset`, `scan --labels` of the dev set
    (evaluation only: nothing above depends on it), the sample clip's halves, CPU speed.
 """
@@ -153,9 +154,13 @@ def build(shared: Path, work: Path, out: Path, recipe: Recipe,
         results = run_folds(faces, labels, work / "folds", base)
         figures["folds"] = results
         figures["fold_table"] = table(results)
-    run_command(["evaluate", str(run), str(faces), "--split", "val"],
+    # Test: the media's held-out people, all real -- the memorisation check compares them with
+    # the training people's reals; the temperature is fitted on validation (real live swaps).
+    run_command(["evaluate", str(run), str(faces), "--split", "test"],
                 done=run / "metrics.json")
     contract = read_contract(run)
+    evaluated = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
+    figures["memorisation"] = next(iter(evaluated.values()), {}).get("memorisation")
     provisional = work / "provisional.onnx"
     run_command(["export", str(run), "--out", str(provisional)], done=provisional)
     held = scan_labelled(provisional, labels, work / "heldout_scan.json",
@@ -252,6 +257,12 @@ def render_card(figures: dict[str, Any], contract: Any) -> str:
                      f", fakes caught {_fmt(o.get('fake_caught'), True)}; by source: "
                      + ", ".join(f"{k} {_fmt(m.get('auc'))}"
                                  for k, m in sorted(dev.get("by_source", {}).items())) + ".")
+    mem = figures.get("memorisation")
+    if mem:
+        lines.append(f"- Memorisation (`evaluate --split test`): mean P(fake) "
+                     f"{_fmt(mem['train_real']['mean_p'])} on the training people's real crops, "
+                     f"{_fmt(mem['unseen_real']['mean_p'])} on unseen people's; AUC "
+                     f"{_fmt(mem['auc'])} (0.5: no difference).")
     if figures.get("fold_table"):
         lines += ["", "## Leave one generator group out", "", figures["fold_table"]]
     halves = figures.get("sample_halves")
@@ -313,6 +324,8 @@ def card_metrics(figures: dict[str, Any]) -> dict[str, Any]:
                    devset_fake_caught=dev["overall"]["fake_caught"],
                    devset_video_auc_by_source={k: m["auc"]
                                                for k, m in dev.get("by_source", {}).items()})
+    if figures.get("memorisation"):
+        out["memorisation_auc"] = figures["memorisation"]["auc"]
     if figures.get("folds"):
         out["leave_one_generator_out"] = {r["name"]: r["video_auc"] for r in figures["folds"]}
     return out
