@@ -34,6 +34,7 @@ from .argtypes import (
     sample_fps,
     state_ranges,
 )
+from .cluster_connect import CONNECT_TIMEOUT_S
 from .errors import UserError
 from .frame_limit import DEFAULT_MAX_PIXELS, set_max_pixels
 
@@ -271,7 +272,9 @@ def _add_cluster(p: argparse.ArgumentParser, what: str) -> None:
     g.add_argument("--cluster", metavar="ADDRESS",
                    help="run on a Ray cluster: 'auto' (the cluster this machine belongs to), "
                         "HOST:PORT of its head, or ray://HOST:PORT (Ray Client)"
-                        + (", one worker per source" if what == "sources" else ""))
+                        + (", one worker per source" if what == "sources" else "")
+                        + f"; an address where nothing answers within {CONNECT_TIMEOUT_S:g} s "
+                          "is refused")
     if what == "workers":
         g.add_argument("--workers", type=positive_int, metavar="N",
                        help="cluster workers, each with its own models (default: one per node, "
@@ -769,6 +772,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return value if value is not None else (quick if args.quick else normal)
 
     parts = tuple(p.strip() for p in args.only.split(",") if p.strip()) if args.only else PARTS
+    if "cluster" in parts:  # the install hint before the clip is made, not an ImportError after
+        from .cluster_connect import require_ray
+
+        require_ray("bench --only cluster")
     video = Path(args.video) if args.video else None
     if video is not None and not video.is_file():
         raise UserError(f"{video}: no such video file")

@@ -15,7 +15,8 @@ worker for new events, prints the status line and the alerts, and writes the one
 A dead worker's source is started again on another node, with `disconnected` and `reconnected`
 events.
 
-Ray is imported here alone, and only under --cluster, so the runtime install does not need it.
+Ray is imported here and in cluster_connect.py alone, and only under --cluster, so the runtime
+install does not need it.
 Inputs, --model and --annotate must be on storage every node sees under the same path.
 """
 
@@ -24,8 +25,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import signal
-import socket
 import sys
 import threading
 import time
@@ -35,72 +34,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cluster_connect import connect as connect
+from .cluster_connect import disconnect as disconnect
 from .display_text import clean
 from .errors import UserError
 
 log = logging.getLogger(__name__)
 
-RAY_MISSING = ("--cluster needs Ray, which is not installed: "
-               "pip install 'deepfake-monitor[cluster]'")
 MAX_ATTEMPTS = 3  # workers lost while holding one file before it is reported as an error
 IN_FLIGHT_PER_WORKER = 2  # one analysing, one waiting: no worker idles for a round trip
 WORKER_START_TIMEOUT_S = 600.0  # no worker up for this long: the rest is reported unanalysed
 POLL_S = 0.2
-CONNECT_PROBE_S = 5.0
-
-
-def import_ray() -> Any:
-    """Ray, or the one-line error that says how to install it."""
-    try:
-        import ray
-    except ImportError:
-        raise UserError(RAY_MISSING) from None
-    return ray
-
-
-def _probe(address: str) -> None:
-    """Refuse at once an explicit host:port where nothing listens: ray.init would retry it for
-    minutes before giving up."""
-    if address == "auto" or "://" in address:
-        return
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise UserError(f"--cluster {address}: expected HOST:PORT of the cluster's head, "
-                        "ray://HOST:PORT (Ray Client) or 'auto'")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_PROBE_S):
-            pass
-    except OSError as exc:
-        raise UserError(f"--cluster {address}: no Ray cluster reachable there "
-                        f"({exc.strerror or exc})") from None
-
-
-def connect(address: str, verbose: int = 0) -> Any:
-    """The `ray` module, connected as a driver to the cluster at `address`."""
-    from .sources import mask_credentials
-
-    ray = import_ray()
-    _probe(address)
-    # ray.init makes SIGTERM exit at once; the command's own handling (scan: stop and report
-    # what finished, like Ctrl+C) must stay
-    on_term = signal.getsignal(signal.SIGTERM) \
-        if threading.current_thread() is threading.main_thread() else None
-    try:
-        ray.init(address=address, log_to_driver=verbose > 0,
-                 logging_level=logging.INFO if verbose else logging.WARNING)
-    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"--cluster {mask_credentials(address)}: cannot connect: "
-                        f"{mask_credentials(first)}") from None
-    finally:
-        if on_term is not None:
-            signal.signal(signal.SIGTERM, on_term)
-    return ray
-
-
-def disconnect(ray: Any) -> None:
-    if ray.is_initialized():
-        ray.shutdown()
 
 
 # -- what every worker loads ------------------------------------------------------------------

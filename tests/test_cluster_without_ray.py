@@ -61,6 +61,14 @@ def test_cluster_without_ray_says_how_to_install_it(command: list[str], clip: st
     assert done.stderr.strip() == MISSING
 
 
+def test_bench_cluster_without_ray_says_how_to_install_it_before_any_work() -> None:
+    """The same hint as --cluster, before the bench makes its clip (it used to make it, then
+    fail with ModuleNotFoundError)."""
+    done = run_without_ray("bench", "--only", "cluster", "--quick")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == MISSING.replace("--cluster", "bench --only cluster")
+
+
 def test_watch_reads_sources_from_a_txt_list(clip: str, shared_media: Path,
                                              tmp_path: Path) -> None:
     """One source per line, blank lines and comments skipped; locally too, without Ray."""
