@@ -11,10 +11,15 @@ the node address Ray's servers listen on 127.0.0.1 alone; the dashboard stays of
 
 Every process of a cluster lives under its own temporary folder, so `stop` ends exactly those
 (never another Ray on the machine), and `kill_node` can end one node's raylet as a crash would.
+
+To try `--cluster` on one machine (README, "Trying --cluster on one machine"):
+`python -m deepfake_monitor.realtime.local_ray start` starts one and prints how to use and stop
+it; `... local_ray stop FOLDER` ends it.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -23,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +47,8 @@ FAST_FAILURE_DETECTION: Mapping[str, str] = {
     "RAY_health_check_timeout_ms": "1000",
     "RAY_health_check_failure_threshold": "3",
 }
+
+FOLDER_PREFIX = "dfm-ray-"  # every local cluster's folder, under /tmp
 
 _RAY_START = """\
 import sys
@@ -92,7 +99,7 @@ class LocalRayCluster:
         if not cpus_per_node:
             raise ValueError("a cluster needs at least the head node")
         # Short: Ray's unix socket paths under it must stay below 108 bytes.
-        temp_dir = Path(tempfile.mkdtemp(prefix="dfm-ray-", dir="/tmp"))
+        temp_dir = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX, dir="/tmp"))
         cluster = cls(temp_dir, object_store_mb=object_store_mb,
                       fast_failure_detection=fast_failure_detection, nice=nice)
         try:
@@ -139,6 +146,17 @@ class LocalRayCluster:
         node = LocalNode(len(self.nodes), num_cpus, new[0], raylets[new[0]])
         self.nodes.append(node)
         return node
+
+    @classmethod
+    def attach(cls, folder: str | Path) -> LocalRayCluster:
+        """The cluster `start` made in `folder` (printed by the command line), to stop it from
+        another process; a UserError where the folder holds none."""
+        temp_dir = Path(folder).resolve()
+        address_file = temp_dir / "ray_current_cluster"
+        if not temp_dir.name.startswith(FOLDER_PREFIX) or not address_file.is_file():
+            raise UserError(f"{folder}: not the folder of a local cluster (a {FOLDER_PREFIX}* "
+                            "folder that 'start' printed)")
+        return cls(temp_dir, address=address_file.read_text().strip())
 
     def kill_node(self, node: LocalNode) -> None:
         """End a node as a crash would: SIGKILL to its raylet (its workers follow it)."""
@@ -235,3 +253,42 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
         return int(s.getsockname()[1])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`start` a loopback cluster that outlives this command, or `stop` one: for trying
+    `--cluster` on one machine without a cluster of one's own."""
+    parser = argparse.ArgumentParser(
+        prog="python -m deepfake_monitor.realtime.local_ray",
+        description="A Ray cluster on this machine, every socket on 127.0.0.1, to try "
+                    "'--cluster' with (needs the cluster extra).")
+    sub = parser.add_subparsers(dest="action", required=True)
+    start = sub.add_parser("start", help="start a cluster; prints its address and how to stop it")
+    start.add_argument("--nodes", type=int, default=2, help="nodes (default: %(default)s)")
+    start.add_argument("--cpus-per-node", type=int, default=1,
+                       help="CPUs each node offers Ray's scheduler; a scan worker takes one "
+                            "(default: %(default)s)")
+    stop = sub.add_parser("stop", help="end every process of a cluster 'start' made")
+    stop.add_argument("folder", help="the folder 'start' printed")
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "stop":
+            LocalRayCluster.attach(args.folder).stop()
+            print(f"stopped the cluster of {args.folder}")
+            return 0
+        if args.nodes < 1 or args.cpus_per_node < 1:
+            parser.error("--nodes and --cpus-per-node must be at least 1")
+        cluster = LocalRayCluster.start((args.cpus_per_node,) * args.nodes)
+    except UserError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    env = " ".join(f"{k}={v}" for k, v in DRIVER_ENV.items())
+    print(f"Ray cluster of {args.nodes} node(s) on {LOOPBACK}, address {cluster.address}\n"
+          f"use it (the variables keep the driver on {LOOPBACK}):\n"
+          f"  {env} deepfake-monitor scan VIDEO... --cluster {cluster.address}\n"
+          f"stop it:\n  python -m deepfake_monitor.realtime.local_ray stop {cluster.temp_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
