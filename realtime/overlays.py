@@ -2,7 +2,9 @@
 
 Each annotator draws one thing in place and returns the frame, so callers compose them
 (roboflow/supervision style). Colours follow the smoothed P(fake) against the threshold the
-result was computed with, so a threshold change recolours the next frame.
+result was computed with, so a threshold change recolours the next frame: green real, amber
+uncertain (within the band around the threshold, verdict.py), red fake; the header carries
+that legend.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import cv2
 import numpy as np
 
 from .pipeline import FaceResult, FrameResult
+from .verdict import UNCERTAIN_BAND, band_edges, threshold_text, verdict
 
 GREEN = (80, 200, 60)
 AMBER = (0, 190, 255)
@@ -24,15 +27,29 @@ BLACK = (0, 0, 0)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def risk_colour(p: float, threshold: float) -> tuple[int, int, int]:
-    """Green well below the threshold, amber approaching it, red at or above it (BGR)."""
-    if p >= threshold:
-        return RED
-    approach = threshold * 0.6
-    if p <= approach:
-        return GREEN
-    a = (p - approach) / max(threshold - approach, 1e-6)
-    return tuple(round(g + a * (m - g)) for g, m in zip(GREEN, AMBER))  # type: ignore[return-value]
+STATE_COLOURS = {"real": GREEN, "uncertain": AMBER, "fake": RED}
+STATE_WORDS = {"real": "REAL", "uncertain": "UNCERTAIN", "fake": "FAKE"}
+
+
+def face_state(p: float, threshold: float, band: float = UNCERTAIN_BAND) -> str:
+    """"real", "uncertain" or "fake": the same rule as a video's verdict (verdict.py)."""
+    return verdict(p, threshold, band) or "real"
+
+
+def risk_colour(p: float, threshold: float, band: float = UNCERTAIN_BAND) -> tuple[int, int, int]:
+    """One colour per state, so a colour always means one word (BGR): green real, amber
+    uncertain, red fake."""
+    return STATE_COLOURS[face_state(p, threshold, band)]
+
+
+def legend_items(threshold: float, band: float = UNCERTAIN_BAND) -> list[tuple[str, str]]:
+    """(state, text) for the colour legend: "real < 0.60", "uncertain", "fake >= 0.80"."""
+    low, high = band_edges(threshold, band)
+    if band <= 0:
+        return [("real", f"real < {threshold_text(threshold)}"),
+                ("fake", f"fake >= {threshold_text(threshold)}")]
+    return [("real", f"real < {threshold_text(low)}"), ("uncertain", "uncertain"),
+            ("fake", f"fake >= {threshold_text(high)}")]
 
 
 def _scale(frame: np.ndarray) -> float:
@@ -47,15 +64,45 @@ def _int_box(face: FaceResult, frame: np.ndarray) -> tuple[int, int, int, int]:
             int(np.clip(x2, 0, w - 1)), int(np.clip(y2, 0, h - 1)))
 
 
-def _label(frame: np.ndarray, text: str, org: tuple[int, int], colour: tuple[int, int, int],
-           scale: float) -> None:
-    size = 0.55 * scale
-    thick = max(1, round(1.5 * scale))
+Rect = tuple[int, int, int, int]  # x1, y1, x2, y2
+
+
+def _label_size(text: str, scale: float) -> tuple[int, int, int]:
+    """(width, height, baseline) of a face label's coloured band."""
+    size, thick = 0.55 * scale, max(1, round(1.5 * scale))
     (tw, th), base = cv2.getTextSize(text, FONT, size, thick)
-    x, y = org
-    y = max(y, th + base + 2)
-    cv2.rectangle(frame, (x, y - th - base - 2), (x + tw + 4, y + 2), colour, -1)
-    cv2.putText(frame, text, (x + 2, y - base + 1), FONT, size, WHITE, thick, cv2.LINE_AA)
+    return tw + 4, th + base + 4, base
+
+
+def _draw_label(frame: np.ndarray, text: str, rect: Rect, colour: tuple[int, int, int],
+                scale: float) -> None:
+    size, thick = 0.55 * scale, max(1, round(1.5 * scale))
+    base = _label_size(text, scale)[2]
+    x1, y1, x2, y2 = rect
+    cv2.rectangle(frame, (x1, y1), (x2, y2), colour, -1)
+    cv2.putText(frame, text, (x1 + 2, y2 - 2 - base + 1), FONT, size, WHITE, thick, cv2.LINE_AA)
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def place_labels(boxes: Sequence[Rect], sizes: Sequence[tuple[int, int]], frame_w: int,
+                 frame_h: int, keep_clear: Sequence[Rect] = ()) -> list[Rect]:
+    """A rectangle per label, none over another or over `keep_clear` (the header): above its
+    box where that is free, else below it, else the nearest free place further down (in a
+    crowd, labels stack instead of covering each other)."""
+    placed: list[Rect] = []
+    taken = list(keep_clear)
+    for (x1, y1, _, y2), (w, h) in zip(boxes, sizes):
+        x = int(np.clip(x1, 0, max(frame_w - w, 0)))
+        tops = [y1 - 4 - h, y2 + 4] + [y1 - 4 - h + k * (h + 2) for k in range(1, 64)]
+        spots = [(x, t, x + w, t + h) for t in tops if t >= 0 and t + h <= frame_h]
+        free = [r for r in spots if not any(_overlaps(r, o) for o in taken)]
+        rect = free[0] if free else (spots[0] if spots else (x, 0, x + w, h))
+        placed.append(rect)
+        taken.append(rect)
+    return placed
 
 
 class Annotator(Protocol):
@@ -72,7 +119,7 @@ class BoxAnnotator:
         s = _scale(frame)
         for face in result.faces:
             x1, y1, x2, y2 = _int_box(face, frame)
-            colour = risk_colour(face.p_smooth, result.threshold)
+            colour = risk_colour(face.p_smooth, result.threshold, result.uncertain_band)
             thick = max(1, round(self.thickness * s * (2 if face.alert else 1)))
             cv2.rectangle(frame, (x1, y1), (x2, y2), colour, thick, cv2.LINE_AA)
         return frame
@@ -95,7 +142,7 @@ class MeterAnnotator:
             height = max(y2 - y1, 1)
             cv2.rectangle(frame, (left, y1), (left + w, y2), BLACK, -1)
             fill = round(height * float(np.clip(face.p_smooth, 0, 1)))
-            colour = risk_colour(face.p_smooth, result.threshold)
+            colour = risk_colour(face.p_smooth, result.threshold, result.uncertain_band)
             if fill > 0:
                 cv2.rectangle(frame, (left, y2 - fill), (left + w, y2), colour, -1)
             ty = y2 - round(height * result.threshold)
@@ -104,12 +151,12 @@ class MeterAnnotator:
         return frame
 
 
-def face_label(face: FaceResult, threshold: float) -> str:
-    """"#1 P(fake) 43%": a probability, not a verdict; the word FAKE only at or above the
-    threshold, and ALERT once the face has stayed there for the alert time."""
-    text = f"#{face.track} P(fake) {face.p_smooth * 100:.0f}%"
-    if face.p_smooth >= threshold:
-        text += " FAKE"
+def face_label(face: FaceResult, threshold: float, band: float = UNCERTAIN_BAND) -> str:
+    """"#1 P(fake) 43% REAL": the probability and the word of its state (the label's colour),
+    then ALERT while the face alerts (an alert holds a little below the threshold, so its
+    word may read UNCERTAIN: the colour and word always agree with the number)."""
+    text = f"#{face.track} P(fake) {face.p_smooth * 100:.0f}% " \
+           f"{STATE_WORDS[face_state(face.p_smooth, threshold, band)]}"
     if face.alert:
         text += " ALERT"
     return text
@@ -117,14 +164,22 @@ def face_label(face: FaceResult, threshold: float) -> str:
 
 @dataclass(frozen=True)
 class LabelAnnotator:
-    """Track id and smoothed probability above each box."""
+    """Track id, smoothed probability and state word by each box, placed clear of `header`
+    (the frame's HeaderAnnotator, when there is one) and of each other."""
+
+    header: HeaderAnnotator | None = None
 
     def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
         s = _scale(frame)
-        for face in result.faces:
-            x1, y1, _, _ = _int_box(face, frame)
-            _label(frame, face_label(face, result.threshold), (x1, y1 - 4),
-                   risk_colour(face.p_smooth, result.threshold), s)
+        h, w = frame.shape[:2]
+        faces = sorted(result.faces, key=lambda f: (f.box[1], f.box[0]))
+        texts = [face_label(f, result.threshold, result.uncertain_band) for f in faces]
+        sizes = [_label_size(t, s)[:2] for t in texts]
+        clear = [] if self.header is None else [self.header.rect(frame, result)]
+        rects = place_labels([_int_box(f, frame) for f in faces], sizes, w, h, clear)
+        for face, text, rect in zip(faces, texts, rects):
+            _draw_label(frame, text, rect,
+                        risk_colour(face.p_smooth, result.threshold, result.uncertain_band), s)
         return frame
 
 
@@ -178,33 +233,54 @@ class HeaderAnnotator:
     note: str = ""
 
     def items(self, result: FrameResult) -> list[str]:
-        thr = f"thr {result.threshold:.2f}"
+        thr = f"thr {threshold_text(result.threshold)}"
         if self.file:
             return [result.source, thr, _clock(result.t), self.model, self.note]
         return [result.source, thr, f"{result.analysed_fps:.1f} fps",
                 f"latency {result.latency_s * 1000:.0f} ms", result.provider]
 
-    def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
+    def _layout(self, frame: np.ndarray, result: FrameResult
+                ) -> tuple[list[str], float, int, int, int, int]:
+        """(lines, text size, thickness, padding, line step, text height)."""
         s = _scale(frame)
-        size = 0.55 * s
-        thick = max(1, round(s))
-        pad = int(6 * s)
+        size, thick, pad = 0.55 * s, max(1, round(s)), int(6 * s)
         lines = wrap_items(self.items(result), size, thick, frame.shape[1] - 2 * pad)
         (_, th), base = cv2.getTextSize("Ag", FONT, size, thick)
-        step = th + base + pad // 2
-        width = max(cv2.getTextSize(line, FONT, size, thick)[0][0] for line in lines)
-        band = frame[: min(frame.shape[0], pad + step * len(lines) + pad // 2),
-                     : min(frame.shape[1], width + 2 * pad)]
+        return lines, size, thick, pad, th + base + pad // 2, th
+
+    def _legend_width(self, result: FrameResult, size: float, thick: int, th: int) -> int:
+        return sum(th + 4 + cv2.getTextSize(text, FONT, size, thick)[0][0] + 2 * th
+                   for _, text in legend_items(result.threshold, result.uncertain_band))
+
+    def rect(self, frame: np.ndarray, result: FrameResult) -> Rect:
+        """Where the header is drawn on this frame (labels keep clear of it)."""
+        lines, size, thick, pad, step, th = self._layout(frame, result)
+        width = max([cv2.getTextSize(line, FONT, size, thick)[0][0] for line in lines]
+                    + [self._legend_width(result, size, thick, th)])
+        return (0, 0, min(frame.shape[1], width + 2 * pad),
+                min(frame.shape[0], pad + step * (len(lines) + 1) + pad // 2))
+
+    def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
+        lines, size, thick, pad, step, th = self._layout(frame, result)
+        _, _, x2, y2 = self.rect(frame, result)
+        band = frame[:y2, :x2]
         band[:] = (band.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken, keep the video
         for n, line in enumerate(lines):
             cv2.putText(frame, line, (pad, pad + th + n * step), FONT, size, WHITE, thick,
                         cv2.LINE_AA)
+        # the colour legend: a swatch and its word per state
+        x, y = pad, pad + th + len(lines) * step
+        for state, text in legend_items(result.threshold, result.uncertain_band):
+            cv2.rectangle(frame, (x, y - th), (x + th, y), STATE_COLOURS[state], -1)
+            x += th + 4
+            cv2.putText(frame, text, (x, y), FONT, size, WHITE, thick, cv2.LINE_AA)
+            x += cv2.getTextSize(text, FONT, size, thick)[0][0] + 2 * th
         return frame
 
 
-# The header first: a face's label near the top edge is drawn over it, not hidden under it.
+# The header first; face labels are placed clear of it (and of each other).
 DEFAULT_ANNOTATORS: tuple[Annotator, ...] = (
-    HeaderAnnotator(), BoxAnnotator(), MeterAnnotator(), LabelAnnotator(),
+    HeaderAnnotator(), BoxAnnotator(), MeterAnnotator(), LabelAnnotator(HeaderAnnotator()),
 )
 
 

@@ -35,6 +35,7 @@ from .tracking import (
     SmoothingConfig,
     TrackerConfig,
 )
+from .verdict import UNCERTAIN_BAND
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class AnalysisConfig:
     # classifier keep the other cores busy (`bench` measures both). Live sources hold one frame
     # at a time, so they are always detected alone, at once.
     detect_batch: int | None = None
+    # P(fake) this close to the threshold reads "uncertain" (verdict.py), in overlays and verdicts
+    uncertain_band: float = UNCERTAIN_BAND
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class FrameResult:
     threshold: float
     analysed_fps: float
     provider: str
+    uncertain_band: float = UNCERTAIN_BAND
 
     @property
     def latency_s(self) -> float:
@@ -321,6 +325,7 @@ class StreamAnalyzer:
             source=frame.source, index=frame.index, t=frame.t, captured_at=frame.captured_at,
             done_at=now, image=frame.image, faces=tuple(results), threshold=threshold,
             analysed_fps=self._rate.tick(now), provider=self._provider,
+            uncertain_band=self.config.uncertain_band,
         )
         self.frames_analyzed += 1
         self.faces_analyzed += len(results)

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from .errors import UserError
 from .outputs import atomic_write
 from .report_schema import SchemaError, check_report, parse_report, refuse
-from .verdict import TrackScore, track_scores, verdict, video_score
+from .verdict import UNCERTAIN_BAND, TrackScore, track_scores, verdict, video_score
 
 Status = Literal["ok", "no-face", "error"]
 
@@ -47,6 +47,8 @@ class VideoReport:
     duration_s: float | None = None
     frames_analyzed: int = 0
     timeline: list[TimelineEntry] = field(default_factory=list)
+    # the uncertain band around the threshold (verdict.py); recorded in the report's settings
+    band: float = UNCERTAIN_BAND
     # A video taken over from an earlier report (scan --resume): written again exactly as it
     # was, since its timeline there is rounded and would not give back the same score.
     written: dict[str, Any] | None = field(default=None, repr=False, compare=False)
@@ -81,7 +83,7 @@ class VideoReport:
     def verdict(self) -> str | None:
         if self.written is not None:
             return self.written.get("verdict")
-        return verdict(self.score, self.threshold)
+        return verdict(self.score, self.threshold, self.band)
 
     def finish(self, error: str | None = None) -> VideoReport:
         """Settle the status once analysis ended (an error wins over everything)."""

@@ -91,8 +91,8 @@ class AnnotatedWriter:
         self.fps = fps
         every = source_fps is None or fps >= source_fps
         note = "every frame" if every else f"{fps:g} of {source_fps:g} fps analysed"
-        self.annotators = (HeaderAnnotator(file=True, model=model, note=note), BoxAnnotator(),
-                           MeterAnnotator(), LabelAnnotator())
+        header = HeaderAnnotator(file=True, model=model, note=note)
+        self.annotators = (header, BoxAnnotator(), MeterAnnotator(), LabelAnnotator(header))
         self._writer = H264Writer(path, fps)
 
     def write(self, result: FrameResult) -> None:
@@ -143,7 +143,7 @@ def scan_file(
 ) -> VideoReport:
     """Analyse one file; every problem ends up in the report, none escapes as an exception.
     `source`: this file's source from `start_source`, already decoding."""
-    report = VideoReport(path=str(path), threshold=config.threshold)
+    report = VideoReport(path=str(path), threshold=config.threshold, band=config.uncertain_band)
     if source is None:
         spec = SourceSpec(kind=SourceKind.FILE, target=str(path), name=str(path), live=False)
         source = VideoSource(spec, sample_fps=sample_fps)

@@ -24,6 +24,10 @@ import numpy as np
 MIN_TRACK_SAMPLES = 3
 WINDOW_S = 1.0
 MIN_WINDOW_SAMPLES = 5
+# Scores this close to the threshold (in probability, either side) are "uncertain": a verdict
+# there says the model cannot tell, rather than flipping on a hundredth (README "Verdicts").
+UNCERTAIN_BAND = 0.10
+VERDICTS = ("real", "uncertain", "fake")
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,30 @@ def video_score(tracks: Sequence[TrackScore], min_samples: int = MIN_TRACK_SAMPL
     return max(tr.score for tr in steady)
 
 
-def verdict(score: float | None, threshold: float) -> str | None:
+def band_edges(threshold: float, band: float = UNCERTAIN_BAND) -> tuple[float, float]:
+    """(lowest uncertain score, lowest fake score): the band around `threshold`, cut at 0 and
+    1 so that a threshold near either end still leaves a fake (or real) side."""
+    return max(threshold - band, 0.0), min(threshold + band, 1.0)
+
+
+def verdict(score: float | None, threshold: float, band: float = 0.0) -> str | None:
+    """"real", "uncertain" or "fake" (None without a score). With `band` 0, the two-state
+    rule: fake at or above the threshold."""
     if score is None:
         return None
-    return "fake" if score >= threshold else "real"
+    low, high = band_edges(threshold, band)
+    if score >= high:
+        return "fake"
+    return "uncertain" if score >= low and band > 0 else "real"
+
+
+def threshold_text(threshold: float) -> str:
+    """The threshold with every decimal that decides (0.70, 0.7008), so a 70 % beside "0.70"
+    never hides a threshold of 0.7008."""
+    for decimals in range(2, 7):
+        if abs(round(threshold, decimals) - threshold) < 1e-9:
+            return f"{threshold:.{decimals}f}"
+    return f"{threshold:.6f}"
 
 
 def video_scores_from_frames(frame_scores: Mapping[str, Iterable[tuple[int, float, float]]],

@@ -247,14 +247,17 @@ def test_annotate_draws_meters_and_labels(engine, astronaut_bgr: np.ndarray) -> 
     assert (out[:30, :200] != 90).any()  # the header
 
 
-@pytest.mark.parametrize(("p", "alert", "text"), [
-    (0.43, False, "#3 P(fake) 43%"),  # green: a probability, not a verdict
-    (0.4999, False, "#3 P(fake) 50%"),  # rounds to 50 %, still below the threshold
-    (0.5, False, "#3 P(fake) 50% FAKE"),  # at the threshold counts as fake
-    (0.8, True, "#3 P(fake) 80% FAKE ALERT"),
+@pytest.mark.parametrize(("p", "alert", "text", "colour"), [
+    (0.39, False, "#3 P(fake) 39% REAL", (80, 200, 60)),  # below the band: green
+    (0.43, False, "#3 P(fake) 43% UNCERTAIN", (0, 190, 255)),  # within 0.10 of 0.5: amber
+    (0.5999, False, "#3 P(fake) 60% UNCERTAIN", (0, 190, 255)),  # rounds to 60, still inside
+    (0.6, False, "#3 P(fake) 60% FAKE", (40, 40, 230)),  # the band's top edge counts as fake
+    (0.8, True, "#3 P(fake) 80% FAKE ALERT", (40, 40, 230)),
+    # an alert holds a little below the threshold: its colour and word still agree (amber)
+    (0.47, True, "#3 P(fake) 47% UNCERTAIN ALERT", (0, 190, 255)),
 ])
-def test_labels_say_p_fake_and_fake_only_at_the_threshold(p: float, alert: bool,
-                                                          text: str) -> None:
+def test_labels_say_p_fake_and_the_word_of_their_colour(p: float, alert: bool, text: str,
+                                                        colour: tuple[int, int, int]) -> None:
     from deepfake_monitor.realtime.overlays import FONT, face_label
     from deepfake_monitor.realtime.pipeline import FaceResult
 
@@ -272,3 +275,4 @@ def test_labels_say_p_fake_and_fake_only_at_the_threshold(p: float, alert: bool,
     scale = 0.8  # overlays' text scale at 360 px: max(0.8, height / 720)
     width = cv2.getTextSize(text, FONT, 0.55 * scale, max(1, round(1.5 * scale)))[0][0]
     assert cols.min() == 100 and cols.max() - cols.min() == pytest.approx(width + 4, abs=1)
+    assert tuple(int(v) for v in out[100, 101]) == colour  # the band, left of the text

@@ -617,7 +617,8 @@ class StreamWorker(QObject):
         header = HeaderAnnotator(file=self.spec.kind is SourceKind.FILE,
                                  model=model.service.classifier.name if model else "")
         recorder = Recorder(path, fps, self.name, on_done=on_done,
-                            annotators=(header, BoxAnnotator(), MeterAnnotator(), LabelAnnotator()))
+                            annotators=(header, BoxAnnotator(), MeterAnnotator(),
+                                        LabelAnnotator(header)))
         with self._lock:
             old, self._recorder = self._recorder, recorder
         if old is not None:
