@@ -37,6 +37,7 @@ from .argtypes import (
 from .cluster_connect import CONNECT_TIMEOUT_S
 from .errors import UserError
 from .frame_limit import DEFAULT_MAX_PIXELS, set_max_pixels
+from .stdout_output import STDOUT
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, as a shell reports a process SIGTERM ended
@@ -181,7 +182,8 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     )
     scan.add_argument("inputs", nargs="+", metavar="INPUT", help="video file or folder")
     scan.add_argument("--json", metavar="PATH", help="write the JSON report here ('-': stdout)")
-    scan.add_argument("--csv", metavar="PATH", help="write the per-face timeline as CSV")
+    scan.add_argument("--csv", metavar="PATH",
+                      help="write the per-face timeline as CSV here ('-': stdout)")
     scan.add_argument("--annotate", metavar="DIR",
                       help="write an MP4 per input with the overlays burnt in "
                            "(at the analysed frame rate); with --cluster the workers write "
@@ -419,6 +421,9 @@ def _check_scan_outputs(args: argparse.Namespace) -> None:
              for option, text in (("json", args.json), ("csv", args.csv)) if text and text != "-"]
     if len(paths) == 2 and paths[0] == paths[1]:
         raise UserError(f"--json and --csv name the same file: {args.json}")
+    if args.json == args.csv == STDOUT:
+        raise UserError("--json - and --csv - would both write to stdout; give one of them a "
+                        "file")
     if args.annotate:
         check_output_dir(args.annotate, "--annotate")
 
@@ -587,6 +592,7 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
     from .labelled_metrics import LabelledVideo, labelled_metrics, metrics_table
     from .report import report_dict, write_csv, write_json
     from .run_settings import report_header
+    from .stdout_output import to_stdout
 
     label_of: dict[str, str | None] | None = None
     metrics = None
@@ -611,10 +617,12 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
         sys.stdout.write("\n")
     elif args.json:
         write_json(Path(args.json), model, reports, label_of, metrics, header)
-    if args.csv:
+    if args.csv == STDOUT:
+        to_stdout(lambda path: write_csv(path, reports))
+    elif args.csv:
         write_csv(Path(args.csv), reports)
 
-    console = err if args.json == "-" else Console()
+    console = err if STDOUT in (args.json, args.csv) else Console()
     path_width = max(20, console.width - 48)
     table = Table(title=f"deepfake-monitor scan — {escape(model_name)} "
                         f"(threshold {threshold:.2f})")

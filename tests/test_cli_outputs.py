@@ -172,3 +172,31 @@ def test_a_report_that_fails_half_way_leaves_the_old_one_whole(tmp_path: Path) -
     assert path.read_bytes() == before
     write_csv(tmp_path / "t.csv", [_report_with(3)])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "t.csv"]
+
+
+def test_csv_dash_is_stdout_as_for_json(tmp_path: Path) -> None:
+    """`--csv -` writes the timeline to stdout (it wrote a file named '-'), byte for byte what
+    `--csv FILE` writes, with the summary table on stderr; both on stdout is refused."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    sample = REPO / "assets" / "samples" / "astronaut_sbi.mp4"
+    cli = [sys.executable, "-m", "deepfake_monitor.realtime.cli", "scan", str(sample)]
+    piped = subprocess.run([*cli, "--csv", "-"], cwd=tmp_path, capture_output=True,
+                           timeout=120, check=False)
+    assert piped.returncode == 0, piped.stderr
+    assert not (tmp_path / "-").exists()
+    assert b"status" in piped.stderr  # the summary table
+    to_file = subprocess.run([*cli, "--csv", "t.csv"], cwd=tmp_path, capture_output=True,
+                             timeout=120, check=False)
+    assert to_file.returncode == 0, to_file.stderr
+    assert piped.stdout == (tmp_path / "t.csv").read_bytes()
+    lines = piped.stdout.decode().splitlines()
+    assert lines[0] == "path,t,track,p,x1,y1,x2,y2" and len(lines) > 10
+    both = subprocess.run([*cli, "--csv", "-", "--json", "-"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert both.returncode == 2 and both.stdout == ""
+    assert both.stderr.strip() == ("deepfake-monitor: error: --json - and --csv - would both "
+                                   "write to stdout; give one of them a file")
