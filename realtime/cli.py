@@ -460,9 +460,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if not any(labels.lookup(f) for f in files):
             raise UserError(f"--labels {args.labels}: none of the {len(files)} video(s) to scan "
                             "is in it (its paths are relative to the CSV's own folder)")
-        scanned = {f.resolve() for f in files}
-        _warn_paths("labelled video(s) are not among the inputs",
-                    [str(p) for p in labels.labels if p not in scanned])
+        _warn_paths("labelled video(s) are not among the inputs", labels.not_among(files))
         _warn_paths("video(s) to scan have no label and are left out of the metrics",
                     [str(f) for f in files if labels.lookup(f) is None])
     resume = Resume.load(args.json, files) if args.resume else None
@@ -604,11 +602,10 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
             if found is not None:
                 labelled.append(LabelledVideo(r.path, found.fake, r.score, r.status,
                                               found.kind, found.source))
-        done = {Path(r.path).resolve() for r in reports}
         metrics = labelled_metrics(
             labelled, threshold, labels,
             unlabelled=[r.path for r in scanned_reports if label_of[r.path] is None],
-            not_scanned=[str(p) for p in labels.labels if p not in done])
+            not_scanned=labels.not_among([r.path for r in reports]))
 
     _hold_sigterm()
     header = report_header(settings) if settings is not None else None

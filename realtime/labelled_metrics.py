@@ -35,6 +35,9 @@ class Label:
     kind: str | None
     source: str | None
     line: int
+    # as the CSV gives it, joined to the CSV's folder but not resolved: what messages and the
+    # report show, as scan's own paths are shown as given (a resolved link surprised users)
+    given: str = ""
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,12 @@ class LabelSet:
 
     def lookup(self, video: str | Path) -> Label | None:
         return self.labels.get(Path(video).resolve())
+
+    def not_among(self, videos: Sequence[str | Path]) -> list[str]:
+        """The labelled videos that are none of `videos`, as the CSV names them."""
+        done = {Path(v).resolve() for v in videos}
+        return [label.given or str(path) for path, label in self.labels.items()
+                if path not in done]
 
 
 def read_labels(file: str | Path) -> LabelSet:
@@ -91,7 +100,9 @@ def read_labels(file: str | Path) -> LabelSet:
                             "1/0 or fake/real")
         path = Path(path_text)
         resolved = (path if path.is_absolute() else file.parent / path).resolve()
-        label = Label(resolved, LABEL_VALUES[label_text], cell("kind"), cell("source"), n)
+        given = str(path if path.is_absolute() else file.parent / path)
+        label = Label(resolved, LABEL_VALUES[label_text], cell("kind"), cell("source"), n,
+                      given)
         earlier = labels.get(resolved)
         if earlier is not None and earlier.fake != label.fake:
             raise UserError(f"--labels {name}: line {n}: {path_text} is labelled "
