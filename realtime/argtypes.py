@@ -87,6 +87,8 @@ positive = ranged(float, 0.0, lo_open=True)
 positive_int = ranged(int, 1)
 count = ranged(int, 0)
 finite = ranged(float)
+# the uncertain band either side of the threshold (realtime/verdict.py); 0 turns it off
+band = ranged(float, 0.0, 0.5)
 
 
 class _SampleFps:

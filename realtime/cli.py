@@ -26,6 +26,7 @@ from .argtypes import (
     PROG,
     Parser,
     add_verbose,
+    band,
     count,
     positive,
     positive_int,
@@ -140,6 +141,15 @@ def _setup_logging(verbosity: int) -> None:
     root.setLevel(min(root.getEffectiveLevel(), level))
 
 
+def _add_band(p: argparse.ArgumentParser) -> None:
+    from .verdict import UNCERTAIN_BAND
+
+    p.add_argument("--uncertain-band", type=band, default=UNCERTAIN_BAND, metavar="P",
+                   help="a face or video whose P(fake) is within this of the threshold (either "
+                        "side) is 'uncertain', neither real nor fake; 0: two states "
+                        "(default: %(default)s)")
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and execution")
     g.add_argument("--model", metavar="PATH.onnx",
@@ -202,6 +212,7 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
                            "again; a report made with other settings is refused")
     _add_cluster(scan, "workers")
     _add_common(scan)
+    _add_band(scan)
 
     watch = sub.add_parser(
         "watch", help="monitor live sources (webcam, RTSP/HTTP, screen, files played live)",
@@ -244,6 +255,7 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
                             "(default: never)")
     _add_cluster(watch, "sources")
     _add_common(watch)
+    _add_band(watch)
 
     app = sub.add_parser(
         "app", help="the desktop app: live tiles with meters, threshold slider and alerts "
@@ -487,12 +499,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
                 first.stop()
             raise
         resume.note(len(files))  # after the checks: a refusal comes first
-    config = AnalysisConfig(threshold=threshold)
+    config = AnalysisConfig(threshold=threshold, uncertain_band=args.uncertain_band)
     progress, hook = _progress_hook(err)
     # Inputs that name no video are in the report too, as errors: nothing given goes missing.
     reports: list[VideoReport] = [
-        VideoReport(path=p.path, threshold=threshold).finish(error=f"{p.path}: {p.reason}")
-        for p in problems
+        VideoReport(path=p.path, threshold=threshold, band=args.uncertain_band).finish(
+            error=f"{p.path}: {p.reason}") for p in problems
     ]
     scanned_reports: list[VideoReport] = []
 
@@ -532,7 +544,7 @@ def _scan_settings(args: argparse.Namespace, model_path: Any, threshold: float) 
 
     return scan_settings(sample_fps=args.sample_fps, detector=args.detector,
                          min_face_score=args.min_face_score, model_path=model_path,
-                         threshold=threshold)
+                         threshold=threshold, uncertain_band=args.uncertain_band)
 
 
 def _scan_on_cluster(args: argparse.Namespace, files: Sequence[Path], problems: Sequence[Any],
@@ -591,7 +603,10 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
     from .report import report_dict, write_csv, write_json
     from .run_settings import report_header
     from .stdout_output import to_stdout
+    from .verdict import threshold_text
 
+    for r in reports:  # a cluster worker's too: verdicts take this run's band
+        r.band = args.uncertain_band
     label_of: dict[str, str | None] | None = None
     metrics = None
     if labels is not None:
@@ -605,7 +620,7 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
         metrics = labelled_metrics(
             labelled, threshold, labels,
             unlabelled=[r.path for r in scanned_reports if label_of[r.path] is None],
-            not_scanned=labels.not_among([r.path for r in reports]))
+            not_scanned=labels.not_among([r.path for r in reports]), band=args.uncertain_band)
 
     _hold_sigterm()
     header = report_header(settings) if settings is not None else None
@@ -622,14 +637,15 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
     console = err if STDOUT in (args.json, args.csv) else Console()
     path_width = max(20, console.width - 48)
     table = Table(title=f"deepfake-monitor scan — {escape(model_name)} "
-                        f"(threshold {threshold:.2f})")
+                        f"(threshold {threshold_text(threshold)}, uncertain within "
+                        f"{args.uncertain_band:g})")
     table.add_column("video", overflow="fold")  # a file name too wide folds, never cut
     for col in ("status", "verdict", "score", "faces", "frames"):
         table.add_column(col, justify="right" if col in ("score", "faces", "frames") else "left")
     for r in reports:
         score = "-" if r.score is None else f"{r.score:.3f}"
         verdict = r.verdict or "-"
-        style = "red" if verdict == "fake" else ("green" if verdict == "real" else "yellow")
+        style = {"fake": "red", "real": "green", "uncertain": "yellow"}.get(verdict, "dim")
         table.add_row(plain(_shorten(r.path, path_width)), plain(r.status), plain(verdict, style),
                       score, str(len(r.tracks)), str(r.frames_analyzed))
     console.print(table)
@@ -680,7 +696,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         return _watch_on_cluster(args, specs, failures)
     detector, service, threshold = _load_engine(args)
     config = AnalysisConfig(threshold=threshold, pending_frames=2,
-                            smoothing=SmoothingConfig(alert_after_s=args.alert_after))
+                            smoothing=SmoothingConfig(alert_after_s=args.alert_after),
+                            uncertain_band=args.uncertain_band)
     events = EventLog(Path(args.events) if args.events else None)
     session = WatchSession(specs, detector, service, config, events, sample_fps=args.sample_fps,
                            max_retries=args.max_retries, give_up_after_s=args.give_up_after,

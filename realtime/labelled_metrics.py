@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import UserError
+from .verdict import threshold_text, verdict
 
 LABEL_VALUES = {"1": True, "fake": True, "0": False, "real": False}
 BLANK_GROUP = "(blank)"
@@ -191,10 +192,12 @@ def _round(value: float | None) -> float | None:
 
 def group_metrics(videos: Sequence[LabelledVideo], threshold: float,
                   everyone: Sequence[LabelledVideo] | None = None,
-                  basis: str = BASIS_GROUP) -> dict[str, Any]:
+                  basis: str = BASIS_GROUP, band: float = 0.0) -> dict[str, Any]:
     """Counts, AUC/EER and the rates at `threshold` for `videos`. A group with only fakes (or
     only reals) takes the other class from `everyone` for its AUC and EER, and says so in
-    `auc_basis`."""
+    `auc_basis`. AUC and EER use the scores; the rates count a video as flagged only where its
+    verdict is "fake" (an "uncertain" one, within `band` of the threshold, is neither caught
+    nor flagged, and its share is given apart as `uncertain`)."""
     scored = [v for v in videos if v.score is not None]
     fakes = [v for v in scored if v.fake]
     reals = [v for v in scored if not v.fake]
@@ -211,8 +214,11 @@ def group_metrics(videos: Sequence[LabelledVideo], threshold: float,
     s = np.array([v.score for v in auc_set], np.float64)
     auc = roc_auc(y, s)
     eer, eer_threshold = equal_error_rate(y, s)
-    caught = sum(1 for v in fakes if v.score >= threshold)  # type: ignore[operator]
-    flagged = sum(1 for v in reals if v.score >= threshold)  # type: ignore[operator]
+    said = {id(v): verdict(v.score, threshold, band) for v in scored}
+    caught = sum(1 for v in fakes if said[id(v)] == "fake")
+    flagged = sum(1 for v in reals if said[id(v)] == "fake")
+    unsure_fakes = sum(1 for v in fakes if said[id(v)] == "uncertain")
+    unsure_reals = sum(1 for v in reals if said[id(v)] == "uncertain")
     return {
         "videos": len(videos),
         "fakes": sum(1 for v in videos if v.fake),
@@ -226,11 +232,14 @@ def group_metrics(videos: Sequence[LabelledVideo], threshold: float,
         "auc_reals": int((~y).sum()) if auc is not None else None,
         "eer": _round(eer),
         "eer_threshold": _round(eer_threshold),
-        "accuracy": _rate(caught + len(reals) - flagged, len(scored)),
+        "accuracy": _rate(caught + len(reals) - flagged - unsure_reals, len(scored)),
         "real_flagged": _rate(flagged, len(reals)),
         "fake_caught": _rate(caught, len(fakes)),
+        "uncertain": _rate(unsure_fakes + unsure_reals, len(scored)),
         "confusion": {"true_fake": caught, "false_fake": flagged,
-                      "true_real": len(reals) - flagged, "false_real": len(fakes) - caught},
+                      "true_real": len(reals) - flagged - unsure_reals,
+                      "false_real": len(fakes) - caught - unsure_fakes,
+                      "uncertain_fake": unsure_fakes, "uncertain_real": unsure_reals},
     }
 
 
@@ -242,23 +251,25 @@ def _groups(videos: Iterable[LabelledVideo], attr: str) -> dict[str, list[Labell
 
 
 def labelled_metrics(videos: Sequence[LabelledVideo], threshold: float, labels: LabelSet, *,
-                     unlabelled: Sequence[str] = (), not_scanned: Sequence[str] = ()
-                     ) -> dict[str, Any]:
+                     unlabelled: Sequence[str] = (), not_scanned: Sequence[str] = (),
+                     band: float = 0.0) -> dict[str, Any]:
     """The report's `metrics`: overall, by kind and by source where the labels have them, and
     the videos the figures could not use."""
     out: dict[str, Any] = {
         "labels": str(labels.file),
         "threshold": threshold,
+        "uncertain_band": band,
         "positive": "fake",
         "score": "the report's video score (realtime/verdict.py)",
-        "rates_over": "videos with a score (no-face and error videos are counted apart)",
-        "overall": group_metrics(videos, threshold, basis=BASIS_ALL),
+        "rates_over": "videos with a score (no-face and error videos are counted apart); "
+                      "flagged and caught: verdict fake; uncertain: verdict uncertain",
+        "overall": group_metrics(videos, threshold, basis=BASIS_ALL, band=band),
     }
     if labels.has_kind:
-        out["by_kind"] = {k: group_metrics(g, threshold, videos)
+        out["by_kind"] = {k: group_metrics(g, threshold, videos, band=band)
                           for k, g in _groups(videos, "kind").items()}
     if labels.has_source:
-        out["by_source"] = {k: group_metrics(g, threshold, videos)
+        out["by_source"] = {k: group_metrics(g, threshold, videos, band=band)
                             for k, g in _groups(videos, "source").items()}
     out["no_face"] = [v.path for v in videos if v.score is None and v.status != "error"]
     out["errors"] = [v.path for v in videos if v.status == "error"]
@@ -270,6 +281,7 @@ def labelled_metrics(videos: Sequence[LabelledVideo], threshold: float, labels: 
 # -- the table --------------------------------------------------------------------------------
 
 _MARKS = {BASIS_GROUP_FAKES: "*", BASIS_GROUP_REALS: "†"}
+_HEADERS = {"uncertain": "uncer-\ntain", "accuracy": "accu-\nracy"}  # 80 columns with all
 
 
 def metrics_table(metrics: dict[str, Any]) -> Any:
@@ -282,7 +294,7 @@ def metrics_table(metrics: dict[str, Any]) -> Any:
     groups = [metrics["overall"], *metrics.get("by_kind", {}).values(),
               *metrics.get("by_source", {}).values()]
     table = Table(title=f"labelled videos — {escape(Path(metrics['labels']).name)} "
-                        f"(threshold {metrics['threshold']:.2f}, fake is positive)",
+                        f"(threshold {threshold_text(metrics['threshold'])}, fake is positive)",
                   box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True)
     table.add_column("group", overflow="fold", min_width=8)
     columns = ["fake", "real"]
@@ -290,8 +302,10 @@ def metrics_table(metrics: dict[str, Any]) -> Any:
     columns += [c for c, key in (("no face", "no_face"), ("error", "errors"))
                 if any(g[key] for g in groups)]
     columns += ["AUC", "EER", "accuracy", "reals flagged", "fakes caught"]
+    columns += ["uncertain"] if any(g.get("uncertain") for g in groups) else []
     for col in columns:  # two-word headers on two lines, and only the group names wrap:
-        table.add_column(col.replace(" ", "\n"), justify="right", no_wrap=True)  # 80 columns
+        table.add_column(_HEADERS.get(col, col.replace(" ", "\n")), justify="right",
+                         no_wrap=True)  # 80 columns
 
     def num(value: float | None, mark: str = "") -> str:
         return "-" if value is None else f"{value:.3f}{mark}"
@@ -304,7 +318,8 @@ def metrics_table(metrics: dict[str, Any]) -> Any:
         cells = {"fake": str(m["fakes"]), "real": str(m["reals"]), "no face": str(m["no_face"]),
                  "error": str(m["errors"]), "AUC": num(m["auc"], mark),
                  "EER": num(m["eer"], mark), "accuracy": pct(m["accuracy"]),
-                 "reals flagged": pct(m["real_flagged"]), "fakes caught": pct(m["fake_caught"])}
+                 "reals flagged": pct(m["real_flagged"]), "fakes caught": pct(m["fake_caught"]),
+                 "uncertain": pct(m.get("uncertain"))}
         table.add_row(plain(name), *(cells[c] for c in columns))
 
     row("all", metrics["overall"])
@@ -319,5 +334,8 @@ def metrics_table(metrics: dict[str, Any]) -> Any:
             used.add(m["auc_basis"] or "")
     notes = [f"{mark} AUC and EER of {basis}" for basis, mark in _MARKS.items() if basis in used]
     notes.append("rates over the videos with a score")
+    if "uncertain" in columns:
+        notes.append(f"uncertain: within {metrics.get('uncertain_band', 0):g} of the threshold, "
+                     "neither caught nor flagged")
     table.caption = "\n".join(notes)
     return table

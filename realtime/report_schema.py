@@ -14,9 +14,9 @@ import math
 from typing import Any
 
 from .errors import UserError
+from .verdict import VERDICTS, verdict
 
 STATUSES = ("ok", "no-face", "error")
-VERDICTS = ("fake", "real")
 LABELS = ("fake", "real")
 # scores are written rounded to 4 decimals, verdicts from the unrounded score
 _ROUNDING = 0.5e-4
@@ -43,9 +43,18 @@ def check_report(data: Any) -> None:
         raise SchemaError("the report", "is not a JSON object")
     model = _field(data, "model", "the report", dict)
     _check_model(model)
+    band = _band(data.get("settings"))
     videos = _field(data, "videos", "the report", list)
     for n, row in enumerate(videos, 1):
-        _check_video(row, f"video #{n}")
+        _check_video(row, f"video #{n}", band)
+
+
+def _band(settings: Any) -> float:
+    """The uncertain band the verdicts were given with; 0 (two states) for a report from
+    before the band, which records none."""
+    if not isinstance(settings, dict) or "uncertain_band" not in settings:
+        return 0.0
+    return _number(settings["uncertain_band"], "settings uncertain_band", minimum=0.0)
 
 
 def refuse(path: object, exc: ValueError) -> UserError:
@@ -64,7 +73,7 @@ def _check_model(model: dict[str, Any]) -> None:
         _probability(model["threshold"], "model threshold", open_ends=True)
 
 
-def _check_video(row: Any, where: str) -> None:
+def _check_video(row: Any, where: str, band: float = 0.0) -> None:
     if not isinstance(row, dict):
         raise SchemaError(where, "is not a JSON object")
     path = _field(row, "path", where, str)
@@ -81,17 +90,20 @@ def _check_video(row: Any, where: str) -> None:
     score = row.get("score")
     if score is not None:
         score = _probability(score, f"{where} score")
-    verdict = row.get("verdict")
-    if verdict is not None and verdict not in VERDICTS:
-        raise SchemaError(f"{where} verdict", f"{verdict!r} is not one of fake, real, null")
+    said = row.get("verdict")
+    if said is not None and said not in VERDICTS:
+        raise SchemaError(f"{where} verdict",
+                          f"{said!r} is not one of {', '.join(VERDICTS)}, null")
     if status == "ok":
-        if score is None or verdict is None:
+        if score is None or said is None:
             raise SchemaError(where, "status ok without a score and a verdict")
-        expected = "fake" if score >= threshold else "real"
-        if verdict != expected and abs(score - threshold) > _ROUNDING:
-            raise SchemaError(f"{where} verdict", f"{verdict!r} contradicts score {score:g} at "
-                                                  f"threshold {threshold:g}")
-    elif score is not None or verdict is not None:
+        # the unrounded score may have been on the other side of an edge
+        allowed = {verdict(score + d, threshold, band) for d in (-_ROUNDING, 0.0, _ROUNDING)}
+        if said not in allowed:
+            raise SchemaError(f"{where} verdict", f"{said!r} contradicts score {score:g} at "
+                                                  f"threshold {threshold:g}, uncertain band "
+                                                  f"{band:g}")
+    elif score is not None or said is not None:
         raise SchemaError(where, f"status {status} with a score or a verdict")
     if row.get("label") is not None and row["label"] not in LABELS:
         raise SchemaError(f"{where} label", f"{row['label']!r} is not one of fake, real, null")

@@ -4,8 +4,8 @@
 Two runs give the same result for a video only with the same frames sampled (`sample_fps`),
 the same faces found (`detector`, `min_face_score`), the same classifier (`model_sha256`: the
 file's bytes, not its name), the same video-level rule (`video_rule`) and the same `threshold`
-for the verdict. A report also says which folder its relative paths start from (`cwd`), so
-that a resume from another folder finds its videos.
+and `uncertain_band` for the verdict. A report also says which folder its relative paths
+start from (`cwd`), so that a resume from another folder finds its videos.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .verdict import MIN_TRACK_SAMPLES, MIN_WINDOW_SAMPLES, WINDOW_S
+from .verdict import MIN_TRACK_SAMPLES, MIN_WINDOW_SAMPLES, UNCERTAIN_BAND, WINDOW_S
 
 VIDEO_RULE = (f"track: highest mean P(fake) over {WINDOW_S:g} s windows of >= "
               f"{MIN_WINDOW_SAMPLES} samples; video: highest track of >= {MIN_TRACK_SAMPLES} "
@@ -37,7 +37,8 @@ def file_sha256(path: str | os.PathLike[str]) -> str | None:
 
 
 def scan_settings(*, sample_fps: float | None, detector: str, min_face_score: float,
-                  model_path: str | os.PathLike[str], threshold: float) -> dict[str, Any]:
+                  model_path: str | os.PathLike[str], threshold: float,
+                  uncertain_band: float = UNCERTAIN_BAND) -> dict[str, Any]:
     """The `settings` of a scan's report."""
     if detector not in BUILT_IN_DETECTORS:
         found = file_sha256(detector)
@@ -49,6 +50,7 @@ def scan_settings(*, sample_fps: float | None, detector: str, min_face_score: fl
         "video_rule": VIDEO_RULE,
         "model_sha256": file_sha256(model_path),
         "threshold": float(threshold),
+        "uncertain_band": float(uncertain_band),
     }
 
 

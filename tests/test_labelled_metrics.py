@@ -99,7 +99,31 @@ def test_group_metrics_counts_rates_and_unscored_videos() -> None:
     assert m["fake_caught"] == pytest.approx(2 / 3, abs=1e-4)
     assert m["real_flagged"] == 0.5
     assert m["accuracy"] == pytest.approx(3 / 5)
-    assert m["confusion"] == {"true_fake": 2, "false_fake": 1, "true_real": 1, "false_real": 1}
+    assert m["confusion"] == {"true_fake": 2, "false_fake": 1, "true_real": 1, "false_real": 1,
+                              "uncertain_fake": 0, "uncertain_real": 0}
+    assert m["uncertain"] == 0.0  # no band: two states
+
+
+def test_uncertain_verdicts_are_neither_caught_nor_flagged_and_counted_apart() -> None:
+    two, three = group_metrics(_videos(), 0.5), group_metrics(_videos(), 0.5, band=0.1)
+    # AUC and EER come from the scores, whatever the verdicts
+    assert (three["auc"], three["eer"]) == (two["auc"], two["eer"])
+    # within 0.10 of 0.5: f2 (0.4) is uncertain, no longer a missed fake; the rest as before
+    assert three["fake_caught"] == pytest.approx(2 / 3, abs=1e-4)
+    assert three["real_flagged"] == 0.5
+    assert three["uncertain"] == pytest.approx(1 / 5)
+    assert three["confusion"] == {"true_fake": 2, "false_fake": 1, "true_real": 1,
+                                  "false_real": 0, "uncertain_fake": 1, "uncertain_real": 0}
+    m = labelled_metrics(_videos(), 0.5, LabelSet(Path("l.csv"), {}, False, False), band=0.1)
+    assert m["uncertain_band"] == 0.1
+    from rich.console import Console
+
+    console = Console(width=80, record=True)
+    console.print(metrics_table(m))
+    text = console.export_text()
+    assert "uncer-" in text.splitlines()[1] and text.splitlines()[4].rstrip().endswith("20%")
+    assert "uncertain: within 0.1 of the threshold, neither caught nor flagged" in text
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 80
 
 
 def test_one_class_groups_are_measured_against_the_other_class_of_all() -> None:

@@ -59,9 +59,15 @@ CASES = {
     "card": (edit(lambda d: d["model"].update(card="notadict")),
              'model card: "notadict" is not a JSON object'),
     "markup": (edit(lambda d: d["videos"][0].update(verdict="[/]x")),
-               "video #1 ('{clip}') verdict: '[/]x' is not one of fake, real, null"),
+               "video #1 ('{clip}') verdict: '[/]x' is not one of real, uncertain, fake, "
+               "null"),
     "contradiction": (edit(contradict), "video #1 ('{clip}') verdict: '{verdict}' contradicts "
-                                        "score {score:g} at threshold {threshold:g}"),
+                                        "score {score:g} at threshold {threshold:g}, "
+                                        "uncertain band 0.1"),
+    # a score far from the threshold is no "uncertain" verdict
+    "uncertain": (edit(lambda d: d["videos"][0].update(verdict="uncertain")),
+                  "video #1 ('{clip}') verdict: 'uncertain' contradicts score {score:g} at "
+                  "threshold {threshold:g}, uncertain band 0.1"),
     "probability": (edit(lambda d: d["videos"][0]["timeline"][0].update(p=7)),
                     "video #1 ('{clip}') timeline #1 p: 7.0 is not within [0, 1]"),
 }
@@ -100,3 +106,30 @@ def test_an_untouched_report_is_resumed(scanned: tuple[Path, Path, str], tmp_pat
     code = main(["scan", str(clip), "--model", str(model), "--json", str(report), "--resume"])
     assert code == 0, capsys.readouterr().err
     assert json.loads(report.read_text())["videos"] == json.loads(text)["videos"]
+
+
+def test_a_score_within_the_band_is_uncertain_and_resumed_only_with_the_same_band(
+        scanned: tuple[Path, Path, str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    model, clip, text = scanned
+    score = json.loads(text)["videos"][0]["score"]
+    assert score < 0.85
+    report = tmp_path / "r.json"
+    # the same clip at a threshold 0.05 above its score: inside the default band of 0.10
+    threshold = str(round(score + 0.05, 4))
+    args = ["scan", str(clip), "--model", str(model), "--threshold", threshold]
+    assert main([*args, "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(report.read_text())
+    assert data["settings"]["uncertain_band"] == 0.1
+    assert data["videos"][0]["verdict"] == "uncertain"
+    assert "uncertain" in out and f"threshold {threshold}" in out  # the table says so too
+    # a resume keeps it (the check knows the band) ...
+    assert main([*args, "--json", str(report), "--resume"]) == 0, capsys.readouterr().err
+    # ... but not with another band, whose verdicts would differ
+    assert main([*args, "--json", str(report), "--resume", "--uncertain-band", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "uncertain_band 0.1 (this run 0)" in err, err
+    # two states with a band of 0: below the threshold is real
+    assert main([*args, "--json", str(tmp_path / "two.json"), "--uncertain-band", "0"]) == 0
+    assert json.loads((tmp_path / "two.json").read_text())["videos"][0]["verdict"] == "real"
