@@ -12,6 +12,7 @@ os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before Qt creates its application
 
 import json
 import math
+import re
 import select
 import shutil
 import signal
@@ -168,6 +169,16 @@ def test_file_source_frames_meters_alerts_and_export(make_window, qtbot, clips: 
     item = window.event_log.topLevelItem(0)
     assert item.text(2) == "#1" and item.text(1) == "fake.mp4"
     assert not item.icon(0).isNull()  # the face's thumbnail
+    # one number for the alert everywhere: its face's peak, in the banner, the log and the panel
+
+    def one_peak() -> bool:
+        shown = re.search(r"peak \d+ %", panel.above.text())
+        return shown is not None and item.text(3) == shown.group() \
+            and shown.group() in window.banner.label.text()
+
+    qtbot.waitUntil(one_peak, timeout=WAIT_MS)
+    # the legend names the colours at the current threshold
+    assert "uncertain" in window.legend.text() and "fake &gt;= " in window.legend.text()
     shown = tile.view.frames_shown
     qtbot.waitUntil(lambda: tile.view.frames_shown > shown + 10, timeout=WAIT_MS)  # it plays on
     # the plot gets a minute of history from the worker
@@ -255,6 +266,9 @@ def test_bad_files_show_inline_errors_and_the_rest_keeps_running(
     assert "not a video file" in bad.error_text and str(fake_video) in bad.error_text
     assert bad.pill.status == "error" and bad.worker is not None
     assert bad.worker.state is SourceState.FAILED
+    # nothing to play: no play bar reading 0:00 / 0:00 (the good file keeps its own)
+    assert bad.transport is not None and bad.transport.isHidden()
+    assert good.transport is not None and not good.transport.isHidden()
     assert "no such file" in missing.error_text and missing.worker is None
     assert QApplication.activeModalWidget() is None  # no dialog: the message is on the tile
     wait_for_faces(qtbot, window, good)
@@ -686,14 +700,16 @@ def test_screenshot_of_the_real_window_under_xvfb(tmp_path: Path) -> None:
     assert float(image.std()) > 20  # a real picture, not a blank screen
 
 
-def test_meter_text_is_a_probability_and_says_fake_only_at_the_threshold(qtbot) -> None:
+def test_meter_text_is_a_probability_and_the_word_of_its_colour(qtbot) -> None:
     from deepfake_monitor.realtime.app.widgets import MeterBar
 
     meter = MeterBar()
     qtbot.addWidget(meter)
-    meter.set_value(0.43, 0.5)
-    assert meter.text == "P(fake) 43 %"
-    meter.set_value(0.5, 0.5)
-    assert meter.text == "P(fake) 50 %  FAKE"
+    meter.set_value(0.35, 0.5)
+    assert meter.text == "P(fake) 35 %  REAL"
+    meter.set_value(0.43, 0.5)  # within 0.10 of the threshold: its own word and colour
+    assert meter.text == "P(fake) 43 %  UNCERTAIN" and meter.colour.name() == "#ffbe00"
+    meter.set_value(0.6, 0.5)
+    assert meter.text == "P(fake) 60 %  FAKE"
     meter.set_value(0.6, 0.7)  # the slider moved above it
-    assert meter.text == "P(fake) 60 %"
+    assert meter.text == "P(fake) 60 %  UNCERTAIN"

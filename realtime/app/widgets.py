@@ -42,6 +42,7 @@ from ..overlays import risk_colour
 from ..pipeline import AlertEvent, FaceResult, FrameResult
 from ..sources import SourceState, StatusEvent
 from .devices import Webcam
+from .states import peak_text, percent, state_word
 from .worker import LoadedModel, StreamWorker
 
 BROWSE = "\x00browse"  # the model picker's "Browse…" entry
@@ -242,6 +243,7 @@ class Tile(QFrame):
         self.play_button: QToolButton | None = None
         self.seek_slider: QSlider | None = None
         self.time_label: QLabel | None = None
+        self.transport: QWidget | None = None  # play, seek and time: files only
         if worker is not None and worker.seekable:
             self._add_transport(layout)
         if worker is not None:
@@ -263,12 +265,13 @@ class Tile(QFrame):
         self.seek_slider.sliderMoved.connect(self._preview_time)
         self.time_label = QLabel("0:00 / 0:00")
         self.time_label.setMinimumWidth(84)
-        row = QHBoxLayout()
+        self.transport = QWidget()
+        row = QHBoxLayout(self.transport)
         row.setContentsMargins(4, 0, 6, 0)
         row.addWidget(self.play_button)
         row.addWidget(self.seek_slider, 1)
         row.addWidget(self.time_label)
-        layout.addLayout(row)
+        layout.addWidget(self.transport)
 
     # -- state shown ------------------------------------------------------------------------
 
@@ -338,10 +341,14 @@ class Tile(QFrame):
             self.set_error(f"{worker.name}: {event.message}")
             self.view.placeholder = "cannot open this source" if not self.view.has_frame() \
                 else ""
+            if self.transport is not None:  # nothing to play: no 0:00 / 0:00 play bar
+                self.transport.setVisible(self.view.has_frame())
         elif event.state is SourceState.LIVE and not self.analysis_problem:
             self.set_error("")
         if event.state is SourceState.LIVE:
             self.view.placeholder = "waiting for the first frame…"
+            if self.transport is not None:
+                self.transport.setVisible(True)
             duration = worker.duration_s
             if self.seek_slider is not None and duration:
                 with QSignalBlocker(self.seek_slider):
@@ -423,10 +430,8 @@ class MeterBar(QWidget):
 
     @property
     def text(self) -> str:
-        """A probability, not a verdict: "P(fake) 43 %"; "FAKE" only at or above the
-        threshold."""
-        text = f"P(fake) {self.value * 100:.0f} %"
-        return f"{text}  FAKE" if self.value >= self.threshold else text
+        """The probability and the word of its colour: "P(fake) 43 %  UNCERTAIN"."""
+        return f"P(fake) {percent(self.value)}  {state_word(self.value, self.threshold)}"
 
     def paintEvent(self, event: object) -> None:
         painter = QPainter(self)
@@ -508,16 +513,17 @@ class FacePanel(QFrame):
     def set_face(self, face: FaceResult, threshold: float) -> None:
         self.last_seen = time.monotonic()
         self.meter.set_value(face.p_smooth, threshold)
-        self.value.setText(f"{face.p_smooth * 100:.0f} %")
+        self.value.setText(percent(face.p_smooth))
         self.value.setStyleSheet(f"color: {self.meter.colour.name()};")
         self.threshold_line.setPos(threshold)
+        word = state_word(face.p_smooth, threshold)
         if face.alert:
-            text = f"<b style='color:#ff6b6b'>ALERT</b> · above the threshold for " \
-                   f"{face.above_s:.1f} s · peak {face.peak * 100:.0f} %"
+            text = f"<b style='color:#ff6b6b'>ALERT</b> · {word} · above the threshold for " \
+                   f"{face.above_s:.1f} s · {peak_text(face.peak)}"
         elif face.above_s > 0:
-            text = f"above the threshold for {face.above_s:.1f} s"
+            text = f"{word} · above the threshold for {face.above_s:.1f} s"
         else:
-            text = f"below the threshold · peak {face.peak * 100:.0f} %"
+            text = f"{word} · below the threshold · {peak_text(face.peak)}"
         self.above.setText(text)
         self.setEnabled(True)
 
@@ -592,7 +598,7 @@ class EventLogPanel(QTreeWidget):
                   label: str = "") -> None:
         when = datetime.fromtimestamp(event.at).strftime("%H:%M:%S")
         item = QTreeWidgetItem([when, label or source, f"#{event.track}",
-                                f"{event.peak * 100:.0f} %"])
+                                peak_text(event.peak)])
         item.setToolTip(1, source)
         if thumbnail is not None:
             item.setIcon(0, QIcon(thumbnail_pixmap(thumbnail)))
@@ -600,10 +606,16 @@ class EventLogPanel(QTreeWidget):
         self.insertTopLevelItem(0, item)
         self._open[(source, event.track)] = item
 
+    def update_peak(self, source: str, track: int, peak: float) -> None:
+        """An open alert's number follows its face's peak while it lasts (states.py)."""
+        item = self._open.get((source, track))
+        if item is not None:
+            item.setText(3, peak_text(peak))
+
     def close_alert(self, source: str, event: AlertEvent) -> None:
         item = self._open.pop((source, event.track), None)
         if item is not None:
-            item.setText(3, f"{event.peak * 100:.0f} %")
+            item.setText(3, peak_text(event.peak))
             how = "cleared" if event.reason in (None, "below_threshold") else \
                 f"ended ({(event.reason or '').replace('_', ' ')}, not cleared)"
             item.setToolTip(0, f"{how} at {datetime.fromtimestamp(event.at):%H:%M:%S}")

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,9 @@ from ..credentials import mask_source
 from ..display_text import clean
 from ..errors import SourceError
 from ..events import alert_record, status_record, write_event_file
-from ..pipeline import AlertEvent
+from ..pipeline import AlertEvent, FaceResult
 from ..sources import SourceKind, SourceState, StatusEvent, mask_credentials, parse_source
+from ..verdict import threshold_text
 from .devices import list_monitors, list_webcams
 from .dialogs import ModelCardDialog, UrlDialog
 from .region import RegionPicker
@@ -57,6 +59,7 @@ from .settings import (
     needs_credentials,
     storable_source,
 )
+from .states import legend_html, peak_text
 from .widgets import (
     AlertBanner,
     EmptyState,
@@ -253,6 +256,10 @@ class MainWindow(QMainWindow):
         row1.addWidget(QLabel("Threshold"))
         row1.addWidget(self.threshold_slider, 1)
         row1.addWidget(self.threshold_value)
+        self.legend = QLabel(legend_html(0.5))  # the colours of meters, labels and boxes
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setToolTip("Colours of the meters, boxes and labels: within the band "
+                               "around the threshold a face is uncertain")
         row2 = QHBoxLayout()
         row2.addWidget(QLabel("Alert after"))
         row2.addWidget(self.alert_spin)
@@ -260,6 +267,7 @@ class MainWindow(QMainWindow):
         row2.addWidget(default)
         box = QVBoxLayout(detection)
         box.addLayout(row1)
+        box.addWidget(self.legend)
         box.addLayout(row2)
         layout.addWidget(detection)
 
@@ -344,6 +352,7 @@ class MainWindow(QMainWindow):
     def _apply_threshold(self) -> None:
         p = self.threshold
         self.threshold_value.setText(f"{p:.2f}")
+        self.legend.setText(legend_html(p))
         for worker in self.workers:
             worker.set_threshold(p)  # the engine re-evaluates alerts; the frame is redrawn
         for panel in self.face_panels.values():
@@ -607,6 +616,7 @@ class MainWindow(QMainWindow):
                 self.no_faces.hide()
             panel.set_face(face, result.threshold)
             panel.gone_since = None
+        self._follow_peaks(worker.name, result.faces)
         if tile is not None and tile is self.selected:
             self.perf_label.setText(f"{worker.short_name}: {result.analysed_fps:.1f} fps "
                                     f"analysed · latency {result.latency_s * 1000:.0f} ms · "
@@ -657,15 +667,28 @@ class MainWindow(QMainWindow):
             self.event_log.close_alert(info.source, event)
         self._update_banner()
 
+    def _follow_peaks(self, source: str, faces: Sequence[FaceResult]) -> None:
+        """An open alert's number is its face's peak (states.py): the banner and the alert log
+        follow it as it rises, as the face panel does."""
+        risen = False
+        for face in faces:
+            event = self.active_alerts.get((source, face.track))
+            if event is not None and face.peak != event.peak:
+                self.active_alerts[(source, face.track)] = replace(event, peak=face.peak)
+                self.event_log.update_peak(source, face.track, face.peak)
+                risen = True
+        if risen:
+            self._update_banner()
+
     def _update_banner(self) -> None:
         if not self.active_alerts:
             self.banner.hide()
             return
-        (source, track), event = max(self.active_alerts.items(), key=lambda kv: kv[1].p_smooth)
+        (source, track), event = max(self.active_alerts.items(), key=lambda kv: kv[1].peak)
         more = len(self.active_alerts) - 1
         label = self._alert_labels.get((source, track), source)
         text = (f"⚠  Possible deepfake: face #{track} on {label} — P(fake) "
-                f"{event.p_smooth * 100:.0f} % (threshold {event.threshold:.2f})"
+                f"{peak_text(event.peak)} (threshold {threshold_text(event.threshold)})"
                 + (f"  ·  {more} more face{'s' if more > 1 else ''} alerting" if more else ""))
         self.banner.show_alert(text)
 
