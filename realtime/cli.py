@@ -400,29 +400,15 @@ def _load_engine(args: argparse.Namespace) -> tuple[Any, Any, float]:
 def _progress_hook(console: Any) -> tuple[Any, Callable[[str, int | None], Callable[[int], None]]]:
     from .display_text import escape
     from .progress import counting_progress
+    from .summary_table import shorten_path
 
     progress = counting_progress(console, "frames")
 
     def hook(label: str, total: int | None) -> Callable[[int], None]:
-        task = progress.add_task(escape(_shorten(label, 40)), total=total)
+        task = progress.add_task(escape(shorten_path(label, 40)), total=total)
         return lambda n: progress.advance(task, n)
 
     return progress, hook
-
-
-def _shorten(text: str, width: int) -> str:
-    """Fit a path into `width` by shortening its folders from the left: the file name, which
-    tells videos apart, stays whole (even where it alone is wider)."""
-    if len(text) <= width:
-        return text
-    head, _, name = text.rpartition("/")
-    if not head:
-        return text
-    folders = head.split("/")
-    kept = ""
-    while folders and len(f"…/{folders[-1]}/{kept}{name}") <= width:
-        kept = f"{folders.pop()}/{kept}"
-    return f"…/{kept}{name}"
 
 
 def _check_scan_outputs(args: argparse.Namespace) -> None:
@@ -596,13 +582,13 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
     """Metrics, report files, summary table and exit code: a local and a cluster scan's;
     `settings` (run_settings.py) go into the JSON report with the folder paths start from."""
     from rich.console import Console
-    from rich.table import Table
 
-    from .display_text import escape, plain
+    from .display_text import escape
     from .labelled_metrics import LabelledVideo, labelled_metrics, metrics_table
     from .report import report_dict, write_csv, write_json
     from .run_settings import report_header
     from .stdout_output import to_stdout
+    from .summary_table import print_whole, summary_table
     from .verdict import threshold_text
 
     for r in reports:  # a cluster worker's too: verdicts take this run's band
@@ -635,20 +621,10 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
         write_csv(Path(args.csv), reports)
 
     console = err if STDOUT in (args.json, args.csv) else Console()
-    path_width = max(20, console.width - 48)
-    table = Table(title=f"deepfake-monitor scan — {escape(model_name)} "
-                        f"(threshold {threshold_text(threshold)}, uncertain within "
-                        f"{args.uncertain_band:g})")
-    table.add_column("video", overflow="fold")  # a file name too wide folds, never cut
-    for col in ("status", "verdict", "score", "faces", "frames"):
-        table.add_column(col, justify="right" if col in ("score", "faces", "frames") else "left")
-    for r in reports:
-        score = "-" if r.score is None else f"{r.score:.3f}"
-        verdict = r.verdict or "-"
-        style = {"fake": "red", "real": "green", "uncertain": "yellow"}.get(verdict, "dim")
-        table.add_row(plain(_shorten(r.path, path_width)), plain(r.status), plain(verdict, style),
-                      score, str(len(r.tracks)), str(r.frames_analyzed))
-    console.print(table)
+    table = summary_table(reports, f"deepfake-monitor scan — {escape(model_name)} "
+                                   f"(threshold {threshold_text(threshold)}, uncertain within "
+                                   f"{args.uncertain_band:g})", console.width)
+    print_whole(console, table)
     if metrics is not None:
         console.print(metrics_table(metrics))
 
