@@ -77,7 +77,13 @@ def read_header(path: Path) -> dict[str, Any]:
             name = bytes(domain).decode() if isinstance(domain, memoryview) else ""
             opset[name or "ai.onnx"] = int(version) if isinstance(version, int) else 0
     return {"opset": opset,
-            "producer": f"{producer[_PRODUCER_NAME]} {producer[_PRODUCER_VERSION]}".strip()}
+            "producer": producer_text(producer[_PRODUCER_NAME], producer[_PRODUCER_VERSION])}
+
+
+def producer_text(name: str, version: str) -> str:
+    """"tf2onnx 1.17.0": tf2onnx writes its version and its git hash, the word None where the
+    hash is unknown ("1.17.0 None"), which says nothing."""
+    return " ".join(w for w in f"{name} {version}".split() if w != "None")
 
 
 def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
