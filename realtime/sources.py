@@ -1353,11 +1353,12 @@ class VideoSource:
             attempt += 1
             wait = delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic()))
             if first:
-                self._set_state(SourceState.CONNECTING, f"attempt {attempt + 1} in {wait:g} s "
-                                f"(last attempt: {last})")
-            else:
+                self._set_state(SourceState.CONNECTING, f"attempt {attempt + 1} in "
+                                f"{round(wait, 1):g} s (last attempt: {last})")
+            else:  # a wait cut to the deadline reads 1.5 s, not 1.49681 s
                 self._set_state(SourceState.RECONNECTING, f"reconnect attempt {attempt} in "
-                                f"{wait:g} s" + (f" (last attempt: {last})" if last else ""))
+                                f"{round(wait, 1):g} s" + (f" (last attempt: {last})" if last
+                                                           else ""))
             if self._stop.wait(wait):
                 return None
             try:

@@ -498,6 +498,11 @@ def test_give_up_after_bounds_the_retries_in_time() -> None:
     took = time.monotonic() - started
     assert 1.2 <= took < 2.5, took  # the last wait is cut to the deadline, not a full backoff
     assert src.error is not None and src.error.startswith("gave up after ")
+    # the cut wait is shown to a tenth of a second, like the others
+    waits = [re.search(r" in ([0-9.]+) s", e.message) for e in src.events
+             if e.message.startswith("attempt ")]
+    assert len(waits) >= 2 and all(w is not None and len(w.group(1)) <= 3 for w in waits), \
+        [e.message for e in src.events]
     stop_quickly(src)
 
 
