@@ -41,6 +41,7 @@ class InputProblem:
 
     path: str
     reason: str
+    after: int = 0  # files the inputs before it gave: where it stands in input order
 
 
 def expand_inputs(inputs: Iterable[str]) -> tuple[list[Path], list[InputProblem]]:
@@ -55,12 +56,14 @@ def expand_inputs(inputs: Iterable[str]) -> tuple[list[Path], list[InputProblem]
                            if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
             if not found:
                 exts = ", ".join(sorted(VIDEO_EXTENSIONS))
-                problems.append(InputProblem(text, f"folder holds no video files ({exts})"))
+                problems.append(InputProblem(text, f"folder holds no video files ({exts})",
+                                             len(files)))
             candidates = found
         elif path.exists():
             candidates = [path]
         else:
-            problems.append(InputProblem(mask_credentials(text), "no such file or folder"))
+            problems.append(InputProblem(mask_credentials(text), "no such file or folder",
+                                         len(files)))
             continue
         for p in candidates:
             key = p.resolve()
@@ -184,7 +187,10 @@ def scan_file(
             writer.close()
     # read to its end, by the frames' presentation times (variable frame rates too)
     report.duration_s = source.duration_s
-    return report.finish(error=analyzer.error)
+    error = analyzer.error
+    if error and not error.startswith(f"{path}: "):  # the source's own reason lacks its name
+        error = f"{path}: {error}"
+    return report.finish(error=error)
 
 
 def scan_files(
