@@ -99,6 +99,17 @@ def parse_providers(text: str | None) -> list[str] | None:
     return names
 
 
+_SAID: set[str] = set()
+
+
+def _info_once(message: str) -> None:
+    """A fact about this machine, logged once however many sessions (detector, classifier)
+    ask for providers."""
+    if message not in _SAID:
+        _SAID.add(message)
+        log.info(message)
+
+
 def choose_providers(
     requested: Sequence[str] | None, available: Sequence[str] | None = None
 ) -> list[str]:
@@ -113,10 +124,10 @@ def choose_providers(
         # A GPU build of onnxruntime lists CUDA and TensorRT even where they cannot run; asking
         # for them anyway costs a failed library load and a screenful of native errors.
         if any(p in GPU_PROVIDERS for p in chosen) and not nvidia_driver_present():
-            log.info("no NVIDIA driver found: running on the CPU")
+            _info_once("no NVIDIA driver found: running on the CPU")
             chosen = [p for p in chosen if p not in GPU_PROVIDERS]
         elif TENSORRT in chosen and not tensorrt_present():
-            log.info("TensorRT libraries not found: using CUDA without TensorRT")
+            _info_once("TensorRT libraries not found: using CUDA without TensorRT")
             chosen.remove(TENSORRT)
     else:
         chosen = []

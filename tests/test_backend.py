@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 from typing import ClassVar
 
@@ -129,3 +131,16 @@ def test_gpu_sessions_use_io_binding(tmp_path: Path, monkeypatch: pytest.MonkeyP
     np.testing.assert_allclose(b.run(x)[0], expected, rtol=1e-6)
     assert _CpuStandInBinding.calls == ["bind_cpu_input", "bind_output:cuda",
                                         "copy_outputs_to_cpu"]
+
+
+def test_a_missing_driver_is_logged_once_per_run() -> None:
+    """`scan -v` opens the detector and the classifier: the machine's missing driver is one
+    fact, said once."""
+    if CUDA not in ort.get_available_providers() or backend.nvidia_driver_present():
+        pytest.skip("needs a GPU build of onnxruntime on a machine without an NVIDIA driver")
+    sample = Path(__file__).resolve().parents[1] / "assets" / "samples" / "astronaut_sbi.mp4"
+    done = subprocess.run([sys.executable, "-m", "deepfake_monitor.realtime.cli", "scan",
+                           str(sample), "-v", "--sample-fps", "2"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("no NVIDIA driver found") == 1, done.stderr
