@@ -16,6 +16,7 @@ Every output is written one of two ways, so that a symbolic link planted where a
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import stat
@@ -38,8 +39,9 @@ def _writable_folder(folder: Path, option: str, text: str) -> None:
     try:  # the only reliable test: permissions, read-only mounts, /proc, root's privileges
         fd, probe = tempfile.mkstemp(prefix=".deepfake-monitor-probe-", dir=existing)
     except OSError as exc:
-        raise UserError(f"{option} {text}: cannot write in {existing}: "
-                        f"{exc.strerror or exc}") from None
+        # /proc and the like answer "No such file or directory" for a folder that is there
+        why = "it takes no new files" if exc.errno == errno.ENOENT else exc.strerror or exc
+        raise UserError(f"{option} {text}: cannot write in {existing}: {why}") from None
     os.close(fd)
     os.unlink(probe)
 

@@ -95,6 +95,10 @@ def test_scan_refuses_a_place_nobody_can_write(
     line = _one_line_error(capsys, ["scan", str(media["clip"]), "--model", str(media["model"]),
                                     "--json", "/proc/r.json"])
     assert "--json /proc/r.json: cannot write in /proc" in line
+    line = _one_line_error(capsys, ["scan", str(media["clip"]), "--model", str(media["model"]),
+                                    "--annotate", "/proc/ann"])
+    # /proc is there: "No such file or directory" would send the user looking for it
+    assert line.endswith("--annotate /proc/ann: cannot write in /proc: it takes no new files")
 
 
 def test_json_and_csv_cannot_be_one_file(media: dict[str, Path], tmp_path: Path,
