@@ -442,6 +442,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from .labelled_metrics import read_labels
     from .pipeline import AnalysisConfig
     from .report import VideoReport
+    from .report_order import in_input_order
     from .resume import Resume
     from .scan import expand_inputs, scan_files, start_source
 
@@ -519,6 +520,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         service.stop()
     if resume is not None:
         reports += resume.others
+    reports = in_input_order(files, problems, reports)
     return _finish_scan(args, err, labels, problems, reports, scanned_reports,
                         service.classifier.contract.summary(), service.classifier.name,
                         threshold, interrupted, settings)
@@ -539,6 +541,7 @@ def _scan_on_cluster(args: argparse.Namespace, files: Sequence[Path], problems: 
     from .cluster import scan_command
     from .display_text import clean
     from .report import VideoReport
+    from .report_order import in_input_order
 
     def on_report(report: VideoReport) -> None:
         if report.status == "error":
@@ -567,6 +570,7 @@ def _scan_on_cluster(args: argparse.Namespace, files: Sequence[Path], problems: 
     reports += outcome.reports
     if resume is not None:
         reports += resume.others
+    reports = in_input_order(files, problems, reports)
     if outcome.interrupted:
         print(f"{PROG}: {_stopped_how()[0]}; reporting the {len(outcome.reports)} finished "
               "file(s)", file=sys.stderr)

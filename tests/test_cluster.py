@@ -62,15 +62,19 @@ def run_cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
 @pytest.fixture(scope="module")
 def local_report(clips: list[str], shared_media: Path,
                  tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The reference: a local scan of the clips, with a missing and an empty input."""
+    """The reference: a local scan of the clips, with a missing and an empty input; the
+    report in input order (the missing one used to come first)."""
     out = tmp_path_factory.mktemp("local")
     empty = out / "empty.mp4"
     empty.write_bytes(b"")
-    proc = run_cli("scan", *clips, str(empty), "missing.mp4", "--json", str(out / "r.json"),
+    inputs = [clips[0], "missing.mp4", *clips[1:], str(empty)]
+    proc = run_cli("scan", *inputs, "--json", str(out / "r.json"),
                    "--csv", str(out / "r.csv"), "--annotate", str(out / "annotated"),
                    cwd=shared_media)
     assert proc.returncode == 1, proc.stderr  # the two bad inputs
     report = json.loads((out / "r.json").read_text())
+    assert [v["path"] for v in report["videos"]] == inputs
+    report["inputs"] = inputs
     report["csv"] = (out / "r.csv").read_text()
     report["annotated"] = out / "annotated"
     report["empty"] = str(empty)
@@ -106,14 +110,13 @@ def test_cluster_scan_writes_the_local_report(cluster: LocalRayCluster, clips: l
                                               shared_media: Path, local_report: dict,
                                               tmp_path: Path) -> None:
     annotated = tmp_path / "annotated"
-    proc = run_cli("scan", *clips, local_report["empty"], "missing.mp4", "--cluster",
-                   cluster.address, "--json", str(tmp_path / "r.json"), "--csv",
-                   str(tmp_path / "r.csv"), "--annotate", str(annotated), "-v",
-                   cwd=shared_media)
+    proc = run_cli("scan", *local_report["inputs"], "--cluster", cluster.address, "--json",
+                   str(tmp_path / "r.json"), "--csv", str(tmp_path / "r.csv"), "--annotate",
+                   str(annotated), "-v", cwd=shared_media)
     assert proc.returncode == 1, proc.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["model"] == local_report["model"]
-    assert [v["path"] for v in report["videos"]] == [v["path"] for v in local_report["videos"]]
+    assert [v["path"] for v in report["videos"]] == local_report["inputs"]  # input order
     for got, want in zip(report["videos"], local_report["videos"]):
         assert_same_video(got, want)
     assert (tmp_path / "r.csv").read_text() == local_report["csv"]

@@ -105,3 +105,23 @@ def test_names_fit_beside_cells_wider_than_their_headers() -> None:
     named = [ln for ln in lines if "astronaut_sbi.mp4" in ln]
     assert len(named) == 1 and "no-face" in named[0], out.getvalue()
     assert "…/" in named[0]  # folders gave way, the name did not
+
+
+def test_report_is_in_input_order(media: dict[str, Path], tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """`scan a.mp4 nope.mp4 empty/ b.mp4`: the missing file and the empty folder used to head
+    the report and the table."""
+    for name in ("a.mp4", "b.mp4"):
+        shutil.copy(media["clip"], tmp_path / name)
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path)
+    inputs = ["a.mp4", "nope.mp4", "empty", "b.mp4"]
+    code = main(["scan", *inputs, "--json", "r.json", "--model", str(media["model"])])
+    out = capsys.readouterr().out
+    assert code == 1  # the two inputs that name no video
+    videos = json.loads((tmp_path / "r.json").read_text())["videos"]
+    assert [v["path"] for v in videos] == inputs
+    assert [v["status"] for v in videos] == ["ok", "error", "error", "ok"]
+    rows = [ln.split("│")[1].strip() for ln in out.splitlines() if ln.startswith("│")]
+    assert rows == inputs, out
