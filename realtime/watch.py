@@ -18,8 +18,14 @@ from .events import EventLog, alert_record, status_record
 from .pipeline import AlertEvent, AnalysisConfig, FrameResult, StreamAnalyzer
 from .sources import SourceSpec, SourceState, StatusEvent, VideoSource
 from .tracking import BELOW_THRESHOLD
+from .verdict import threshold_text
 
 log = logging.getLogger(__name__)
+
+# states in which no frame arrives: the status line shows no stale fps or faces
+_NO_FRAMES = (SourceState.CONNECTING, SourceState.DISCONNECTED, SourceState.RECONNECTING,
+              SourceState.FAILED)
+_NO_FRAMES_STATES = {s.value for s in _NO_FRAMES}
 
 
 @dataclass
@@ -121,6 +127,8 @@ class WatchSession:
     def _status_handler(self, view: _StreamView) -> Callable[[StatusEvent], None]:
         def handle(event: StatusEvent) -> None:
             view.state = event.state.value
+            if event.state in _NO_FRAMES:  # the last frame's numbers are no longer true
+                view.fps, view.latency_ms, view.faces, view.max_p = 0.0, 0.0, 0, None
             self.events.write(status_record(event))
             # FAILED is not printed here: the command prints that reason once, as its error.
             if event.state is SourceState.DISCONNECTED or "reconnected" in event.message or \
@@ -148,13 +156,17 @@ class WatchSession:
                 event.reason in (None, BELOW_THRESHOLD) else \
                 f"alert ended ({(event.reason or '').replace('_', ' ')}, not cleared)"
             print(f"{clean(event.source)}: {word}: face #{event.track} "
-                  f"P(fake) {event.p_smooth:.2f} (threshold {event.threshold:.2f}) "
+                  f"P(fake) {event.p_smooth:.2f} (threshold {threshold_text(event.threshold)}) "
                   f"at {event.t:.1f} s", file=self.out, flush=True)
         return handle
 
     def status_line(self) -> str:
         parts = []
         for v in self._views.values():
+            if v.state in _NO_FRAMES_STATES:  # nothing is analysed: no rates, no faces
+                parts.append(f"{clean(v.name)}: {v.state} - fps - ms faces - max p - "
+                             f"alerts {v.alerts}")
+                continue
             p = "-" if v.max_p is None else f"{v.max_p:.2f}"
             parts.append(f"{clean(v.name)}: {v.state} {v.fps:.1f} fps {v.latency_ms:.0f} ms "
                          f"faces {v.faces} max p {p} alerts {v.alerts}")

@@ -264,6 +264,38 @@ def test_status_lines_are_printed_once_each(tmp_path: Path, model: Path, face) -
     assert lines[-1].startswith(f"{clip}: ended ")
 
 
+def test_status_line_shows_no_stale_numbers_while_reconnecting(tmp_path: Path, model: Path,
+                                                               face) -> None:
+    """After real frames with a face, a source that drops (the event its VideoSource sends
+    when a camera goes away) shows no fps, latency or faces of the frames before."""
+    import io
+
+    from deepfake_monitor.realtime.classifier import DeepfakeClassifier, InferenceService
+    from deepfake_monitor.realtime.detector import FaceDetector
+    from deepfake_monitor.realtime.events import EventLog
+    from deepfake_monitor.realtime.pipeline import AnalysisConfig
+    from deepfake_monitor.realtime.sources import SourceState, StatusEvent, parse_source
+    from deepfake_monitor.realtime.watch import WatchSession
+
+    clip = write_clip(tmp_path / "c.mp4", astronaut_frames(face, n=25))
+    service = InferenceService(DeepfakeClassifier(model)).start()
+    try:
+        session = WatchSession([parse_source(str(clip), live_files=True)], FaceDetector(),
+                               service, AnalysisConfig(threshold=0.5), EventLog(None),
+                               status_every_s=60, out=io.StringIO())
+        session.open()
+        session.run()
+    finally:
+        service.stop()
+    name = session.analyzers[0].source.name
+    assert " faces 1 " in session.status_line()  # the frames' numbers while they came
+    for state in (SourceState.DISCONNECTED, SourceState.RECONNECTING):
+        session.analyzers[0].source.on_status(  # type: ignore[misc]
+            StatusEvent(name, state, "reconnect attempt 1 in 0.5 s", time.time()))
+        assert session.status_line() == \
+            f"{clip}: {state.value} - fps - ms faces - max p - alerts 0"
+
+
 def test_watch_help_lists_every_stream_scheme_and_the_exit_codes(
         capsys: pytest.CaptureFixture[str]) -> None:
     from deepfake_monitor.realtime.sources import STREAM_SCHEMES
