@@ -15,6 +15,9 @@ import csv
 import io
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -243,9 +246,10 @@ def test_compact_backbone_trains_and_evaluate_sets_a_false_alarm_threshold(
     code, log = _cli("train", str(pipeline["faces"]), "--out", str(run / "x"), "--backbone",
                      "compact", "--weights", "imagenet")
     assert code == 2 and "no ImageNet weights" in log
-    code, log = _cli("evaluate", str(run), str(pipeline["faces"]), "--split", "val",
+    code, log = _cli("evaluate", f"{run}/", str(pipeline["faces"]), "--split", "val",
                      "--threshold-fpr", "0.25")
     assert code == 0, log
+    assert f"written: {run}/metrics.json, " in log  # as a path, not 'runs/compact//metrics.json'
     contract = ModelContract.from_json((run / "contract.json").read_text(), source="contract")
     with (run / "predictions_val.csv").open(newline="") as fh:
         reals = [float(r["p_fake"]) for r in csv.DictReader(fh) if r["label"] == "real"]
@@ -340,3 +344,18 @@ def test_reals_only_training_with_online_fakes_resumes_after_an_interruption(
     assert not (run / BACKUP_DIR).exists()  # removed once training ended
     with pytest.raises(UserError, match="already holds a trained model"):
         train(config)
+
+
+def test_evaluate_prints_none_of_tensorflows_native_log_lines() -> None:
+    """Without -v, TensorFlow's native lines ('Could not find cuda drivers', 'E0000 ... failed
+    call to cuInit') stay out of the output, as OpenCV's and FFmpeg's do at run time: a run
+    folder that is none is refused in the one line of every other error."""
+    pytest.importorskip("tensorflow", reason="training needs the train extra (TensorFlow)")
+    done = subprocess.run([sys.executable, "-m", "deepfake_monitor.realtime.cli", "evaluate",
+                           "/nonexistent/run/"], capture_output=True, text=True, timeout=300,
+                          env={k: v for k, v in os.environ.items()
+                               if k != "TF_CPP_MIN_LOG_LEVEL"})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "deepfake-monitor: error: /nonexistent/run: no config.json; is this a training run "
+        "folder?"], done.stderr

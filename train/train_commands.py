@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,19 +38,39 @@ def _kinds(text: str) -> tuple[str, ...]:
     return kinds
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's native lines that say nothing to a user ("Could not find cuda drivers", printed
+# while it loads, before its own log level applies, and absl's note about that)
+_TF_NOISE = re.compile(r"(WARNING: All log messages before absl::InitializeLog\(\)|"
+                       r"[IW]\d{4} \d\d:\d\d:\d+\.\d+ )")
 
 
-def _require_tensorflow() -> None:
+def _quiet_tensorflow(verbosity: int = 0) -> None:
+    """As the runtime quiets OpenCV and FFmpeg: without -v, none of TensorFlow's native log
+    lines (a machine without a GPU gets 'E0000 ... failed call to cuInit' on every run)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if verbosity else "3")
+
+
+def _require_tensorflow(verbosity: int = 0) -> None:
     from deepfake_monitor.realtime.errors import UserError
 
-    _quiet_tensorflow()
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError as exc:
-        raise UserError("training needs TensorFlow: pip install 'deepfake-monitor[train]' "
-                        f"({exc})") from exc
+    _quiet_tensorflow(verbosity)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as native:  # what TensorFlow writes to fd 2 as it loads
+        if not verbosity:
+            os.dup2(native.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError as exc:
+            raise UserError("training needs TensorFlow: pip install 'deepfake-monitor[train]' "
+                            f"({exc})") from exc
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            native.seek(0)
+            for line in native.read().decode("utf-8", "replace").splitlines(keepends=True):
+                if not _TF_NOISE.match(line):
+                    sys.stderr.write(line)
 
 
 # -- synthesize ------------------------------------------------------------------------------
@@ -197,7 +219,7 @@ def register_train(subparsers: Any) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    _require_tensorflow()
+    _require_tensorflow(args.verbose)
     from .training import TrainConfig, train
 
     config = TrainConfig(
@@ -251,7 +273,7 @@ def _fmt(value: Any) -> str:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    _require_tensorflow()
+    _require_tensorflow(args.verbose)
     from .evaluate import evaluate_run
 
     r = evaluate_run(Path(args.run), Path(args.faces) if args.faces else None, args.split,
@@ -277,6 +299,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
               f"({unseen['above_threshold']:.0%} flagged); memorisation AUC {mem['auc']:.3f}"
               + (" -- it learned its training people more than the manipulation"
                  if mem["auc"] >= MEMORISED_AUC else ""))
-    print(f"  written: {args.run}/metrics.json, {r['roc_png']}, predictions_{args.split}.csv, "
+    print(f"  written: {Path(args.run) / 'metrics.json'}, {r['roc_png']}, "
+          f"predictions_{args.split}.csv, "
           "contract.json (temperature" + (", threshold" if r.get("threshold_from") else "") + ")")
     return 0
