@@ -173,17 +173,23 @@ def _section(data: dict[str, Any], key: str, source: str, *, required: bool = Tr
 
 
 def _number(section: dict[str, Any], key: str, where: str, source: str, default: Any = None,
-            *, positive: bool = False, lo: float | None = None, hi: float | None = None) -> float:
+            *, positive: bool = False, lo: float | None = None, hi: float | None = None,
+            open_ends: bool = False) -> float:
+    """The number at `key`, within [lo, hi] ((lo, hi) with `open_ends`); the error names the
+    range that is checked, as argtypes.Ranged does."""
     value = section.get(key, default)
     name = f"{where}.{key}" if where else key
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ModelError(f"{source}: metadata field '{name}' must be a number, got {value!r}")
     if positive and value <= 0:
         raise ModelError(f"{source}: metadata field '{name}' must be > 0, got {value}")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ModelError(
-            f"{source}: metadata field '{name}' must be within [{lo}, {hi}], got {value}"
-        )
+    below = lo is not None and (value <= lo if open_ends else value < lo)
+    above = hi is not None and (value >= hi if open_ends else value > hi)
+    if below or above:
+        left, right = "()" if open_ends else "[]"
+        low, high = ("-inf" if lo is None else f"{lo:g}"), ("inf" if hi is None else f"{hi:g}")
+        raise ModelError(f"{source}: metadata field '{name}' must be within "
+                         f"{left}{low}, {high}{right}, got {value}")
     return float(value)
 
 
@@ -257,9 +263,7 @@ def _parse(data: dict[str, Any], source: str) -> ModelContract:
     )
     calibration = _section(data, "calibration", source, required=False)
     temperature = _number(calibration, "temperature", "calibration", source, 1.0, positive=True)
-    threshold = _number(data, "threshold", "", source, lo=0.0, hi=1.0)
-    if not 0.0 < threshold < 1.0:
-        raise ModelError(f"{source}: metadata field 'threshold' must be strictly between 0 and 1")
+    threshold = _number(data, "threshold", "", source, lo=0.0, hi=1.0, open_ends=True)
     card = _section(data, "card", source)
     name = card.get("name")
     if not isinstance(name, str) or not name.strip():

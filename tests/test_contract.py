@@ -71,6 +71,21 @@ def test_inconsistent_fields_are_refused_naming_the_field(changes: dict, field: 
     assert field.split(".")[-1] in message
 
 
+@pytest.mark.parametrize(("changes", "message"), [
+    # the range named is the range checked: 0 and 1 are outside it, and it says so
+    ({"threshold": 0.0}, "'threshold' must be within (0, 1), got 0.0"),
+    ({"threshold": 1}, "'threshold' must be within (0, 1), got 1"),
+    ({"threshold": 1.5}, "'threshold' must be within (0, 1), got 1.5"),
+    ({"crop__margin": 2.5}, "'crop.margin' must be within [0, 2], got 2.5"),
+])
+def test_range_errors_name_the_range_they_check(changes: dict, message: str) -> None:
+    with pytest.raises(ModelError) as err:
+        ModelContract.from_json(_mutated(**changes), source="m.onnx")
+    assert str(err.value) == f"m.onnx: metadata field {message}"
+    data = json.loads(_mutated(crop__margin=0.0, threshold=0.001))  # the ends that are inside
+    assert ModelContract.from_json(json.dumps(data)).crop.margin == 0.0
+
+
 def test_invalid_json_is_refused() -> None:
     with pytest.raises(ModelError, match="not valid JSON"):
         ModelContract.from_metadata({METADATA_KEY: "{oops"}, source="m.onnx")
