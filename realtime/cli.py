@@ -28,6 +28,7 @@ from .argtypes import (
     add_verbose,
     band,
     count,
+    fraction,
     positive,
     positive_int,
     probability,
@@ -141,6 +142,10 @@ def _setup_logging(verbosity: int) -> None:
     root.setLevel(min(root.getEffectiveLevel(), level))
 
 
+# the schemes of sources.STREAM_SCHEMES (not imported here: starting the CLI stays cheap)
+STREAM_URLS = "rtsp://, rtsps://, http(s)://, rtmp://, rtmps://, srt://, udp://, tcp://"
+
+
 def _add_band(p: argparse.ArgumentParser) -> None:
     from .verdict import UNCERTAIN_BAND
 
@@ -163,7 +168,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--detector", default="full", metavar="short|full|PATH",
                    help="BlazeFace model: 'full' (full-range, faces up to ~5 m), 'short' "
                         "(short-range, faster, close faces) or an ONNX path (default: %(default)s)")
-    g.add_argument("--min-face-score", type=probability, default=0.5, metavar="P",
+    # [0, 1), as extract's and synthesize's: 0 keeps every detection
+    g.add_argument("--min-face-score", type=fraction, default=0.5, metavar="P",
                    help="face detector confidence needed to analyse a face (default: %(default)s)")
     g.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse a video whose frames have more pixels than this, before "
@@ -222,8 +228,8 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
                     "webcams reconnect with backoff, and a network source that is down at the "
                     "start is tried again until it comes up. Stops on Ctrl+C, SIGTERM, "
                     "--duration, or when every source has ended.",
-        epilog="SOURCE: a webcam index (0), a stream URL (rtsp://, rtsps://, http(s)://, "
-               "rtmp://, rtmps://, srt://, udp://, tcp://), 'screen' (monitor 1), 'screen:N' "
+        epilog=f"SOURCE: a webcam index (0), a stream URL ({STREAM_URLS}), "
+               "'screen' (monitor 1), 'screen:N' "
                "(monitor N), 'screen:X,Y,W,H' (a region, e.g. the other side of a video "
                "call), or a video file with --live. Exit codes: 0 watched until stopped or "
                "every source ended; 1 some source failed (could not be opened, or ran out of "
@@ -263,8 +269,9 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
         description="Open the monitoring window. Sources given here open at once (video "
                     "files play at their own speed, with pause and seek); more can be added "
                     "in the window: screen regions, monitors, RTSP/HTTP streams, webcams.",
-        epilog="SOURCE: a webcam index (0), rtsp:// or http(s):// URL, 'screen', 'screen:N', "
-               "'screen:X,Y,W,H', or a video file.",
+        epilog=f"SOURCE: a webcam index (0), a stream URL ({STREAM_URLS}), 'screen' "
+               "(monitor 1), 'screen:N' (monitor N), 'screen:X,Y,W,H' (a region), or a video "
+               "file.",
     )
     app.add_argument("sources", nargs="*", metavar="SOURCE")
     app.add_argument("--settings", metavar="PATH.ini",

@@ -63,6 +63,20 @@ def test_nan_and_infinities_are_refused_in_one_line_naming_the_help_s_range(
     assert f"within {span}" in help_text, (option, span)
 
 
+def test_min_face_score_takes_one_range_in_every_command(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spans = {name: a.type.span for name, _, a in OPTIONS  # type: ignore[union-attr]
+             if a.option_strings[0] == "--min-face-score"}
+    assert {"scan", "watch", "app", "bench", "extract", "synthesize"} <= set(spans), spans
+    assert set(spans.values()) == {"[0, 1)"}, spans
+    # 0 (keep every detection) is taken where the range says so, 1 refused by all
+    args = build_parser(plugins=True).parse_args(["scan", "x.mp4", "--min-face-score", "0"])
+    assert args.min_face_score == 0.0
+    with pytest.raises(SystemExit):
+        main(["scan", "x.mp4", "--min-face-score", "1"])
+    assert "--min-face-score: 1 is not a number within [0, 1)" in capsys.readouterr().err
+
+
 def test_sample_fps_means_a_rate_or_all_and_nothing_else(
     capsys: pytest.CaptureFixture[str]
 ) -> None:

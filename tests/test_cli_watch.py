@@ -296,6 +296,22 @@ def test_status_line_shows_no_stale_numbers_while_reconnecting(tmp_path: Path, m
             f"{clip}: {state.value} - fps - ms faces - max p - alerts 0"
 
 
+def test_app_help_lists_the_sources_watch_takes(capsys: pytest.CaptureFixture[str]) -> None:
+    from deepfake_monitor.realtime.sources import STREAM_SCHEMES
+
+    texts = {}
+    for command in ("app", "watch"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        texts[command] = text[text.index("SOURCE: "):]
+    for scheme in STREAM_SCHEMES:
+        assert f"{scheme}://" in texts["app"] or \
+            (scheme in ("http", "https") and "http(s)://" in texts["app"]), scheme
+    # the same list of sources, up to what only watch needs (--live for a file)
+    assert texts["watch"].startswith(texts["app"].split("'screen'")[0])
+
+
 def test_watch_help_lists_every_stream_scheme_and_the_exit_codes(
         capsys: pytest.CaptureFixture[str]) -> None:
     from deepfake_monitor.realtime.sources import STREAM_SCHEMES
