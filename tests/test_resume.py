@@ -129,7 +129,7 @@ def test_report_records_the_settings_its_results_depend_on(
     digest = hashlib.sha256(default_model_path().read_bytes()).hexdigest()
     assert settings == {"sample_fps": "all", "detector": "full", "min_face_score": 0.5,
                         "video_rule": settings["video_rule"], "model_sha256": digest,
-                        "threshold": data["videos"][0]["threshold"]}
+                        "threshold": data["videos"][0]["threshold"], "uncertain_band": 0.1}
     assert "1 s windows" in settings["video_rule"]
     assert data["cwd"] == os.getcwd()
 
