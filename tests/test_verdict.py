@@ -82,3 +82,20 @@ def test_samples_out_of_order_score_as_in_order() -> None:
     assert sustained_score(ts[order], ps[order]) == pytest.approx(sustained_score(ts, ps))
     # best window: the last six samples at 0.8 (t 1.2 .. 2.2 spans 1 s with 6 samples)
     assert sustained_score(ts, ps) == pytest.approx(0.8)
+
+
+def test_three_states_around_the_threshold_and_their_edges() -> None:
+    from deepfake_monitor.realtime.verdict import band_edges, threshold_text
+
+    # 0.5 +- 0.1: below 0.4 real, [0.4, 0.6) uncertain, from 0.6 fake
+    assert [verdict(p, 0.5, 0.1) for p in (0.39, 0.4, 0.5, 0.5999, 0.6, 1.0)] == \
+        ["real", "uncertain", "uncertain", "uncertain", "fake", "fake"]
+    # band 0: the plain threshold
+    assert [verdict(p, 0.5, 0.0) for p in (0.4999, 0.5)] == ["real", "fake"]
+    # near the ends the band is cut, so a score of 1 is still fake at a threshold of 0.95
+    assert band_edges(0.95, 0.1) == (pytest.approx(0.85), 1.0)
+    assert verdict(1.0, 0.95, 0.1) == "fake" and verdict(0.97, 0.95, 0.1) == "uncertain"
+    assert verdict(None, 0.5, 0.1) is None
+    # the threshold as shown: every decimal that decides, at least two
+    assert [threshold_text(t) for t in (0.7, 0.7008, 0.5, 0.123456)] == \
+        ["0.70", "0.7008", "0.50", "0.123456"]
