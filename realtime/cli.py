@@ -277,6 +277,7 @@ def build_parser(*, plugins: bool = True) -> argparse.ArgumentParser:
     app.add_argument("--settings", metavar="PATH.ini",
                      help="keep the app's settings in this file instead of the user's own")
     _add_common(app)
+    _add_band(app)
     _add_bench(sub)
     if plugins:
         _add_plugin_commands(sub)

@@ -413,6 +413,21 @@ def test_url_dialog_keeps_credentials_out_of_sight_and_stores_them_only_when_ask
     assert "not remembered" in again.note.text()
 
 
+def test_the_uncertain_band_is_the_app_s_to_set(make_window, qtbot, clips: dict[str, Path],
+                                               model: Path) -> None:
+    """`app --uncertain-band 0`: two states, in the engine's frames, the meters and the legend."""
+    window = make_window(str(clips["long"]), model=str(model), uncertain_band=0.0)
+    window.set_threshold(0.05)
+    tile = window.tiles[0]
+    wait_for_faces(qtbot, window, tile)
+    panel = next(iter(window.face_panels.values()))
+    assert tile.worker is not None and tile.worker.analyzer is not None
+    assert tile.worker.analyzer.config.uncertain_band == 0.0
+    # ~0.13 against 0.05 without a band: fake (with the default band it would be uncertain)
+    qtbot.waitUntil(lambda: panel.meter.text.endswith("  FAKE"), timeout=WAIT_MS)
+    assert "uncertain" not in window.legend.text() and "fake &gt;= 0.05" in window.legend.text()
+
+
 # -- pause, seek, snapshot, record ------------------------------------------------------------
 
 

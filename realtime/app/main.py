@@ -85,7 +85,8 @@ def run_app(args: argparse.Namespace) -> int:
         if getattr(args, "settings", None) else None
     window = MainWindow(args.sources, model=args.model, threshold=args.threshold,
                         providers=parse_providers(args.providers), detector=args.detector,
-                        min_face_score=args.min_face_score, settings=settings)
+                        min_face_score=args.min_face_score, settings=settings,
+                        uncertain_band=args.uncertain_band)
     window.show()
 
     def stop() -> None:

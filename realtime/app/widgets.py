@@ -41,6 +41,7 @@ from ..display_text import clean
 from ..overlays import risk_colour
 from ..pipeline import AlertEvent, FaceResult, FrameResult
 from ..sources import SourceState, StatusEvent
+from ..verdict import UNCERTAIN_BAND
 from .devices import Webcam
 from .states import peak_text, percent, state_word
 from .worker import LoadedModel, StreamWorker
@@ -415,23 +416,26 @@ class MeterBar(QWidget):
         super().__init__(parent)
         self.value = 0.0
         self.threshold = 0.5
+        self.band = UNCERTAIN_BAND
         self.show_text = show_text
         self.setFixedHeight(height)
         self.setMinimumWidth(120)
 
-    def set_value(self, value: float, threshold: float) -> None:
+    def set_value(self, value: float, threshold: float, band: float = UNCERTAIN_BAND) -> None:
         self.value = float(np.clip(value, 0.0, 1.0))
         self.threshold = float(threshold)
+        self.band = float(band)
         self.update()
 
     @property
     def colour(self) -> QColor:
-        return bgr_colour(risk_colour(self.value, self.threshold))
+        return bgr_colour(risk_colour(self.value, self.threshold, self.band))
 
     @property
     def text(self) -> str:
         """The probability and the word of its colour: "P(fake) 43 %  UNCERTAIN"."""
-        return f"P(fake) {percent(self.value)}  {state_word(self.value, self.threshold)}"
+        return f"P(fake) {percent(self.value)}  " \
+               f"{state_word(self.value, self.threshold, self.band)}"
 
     def paintEvent(self, event: object) -> None:
         painter = QPainter(self)
@@ -510,13 +514,14 @@ class FacePanel(QFrame):
         layout.addWidget(self.above)
         layout.addWidget(self.plot)
 
-    def set_face(self, face: FaceResult, threshold: float) -> None:
+    def set_face(self, face: FaceResult, threshold: float,
+                 band: float = UNCERTAIN_BAND) -> None:
         self.last_seen = time.monotonic()
-        self.meter.set_value(face.p_smooth, threshold)
+        self.meter.set_value(face.p_smooth, threshold, band)
         self.value.setText(percent(face.p_smooth))
         self.value.setStyleSheet(f"color: {self.meter.colour.name()};")
         self.threshold_line.setPos(threshold)
-        word = state_word(face.p_smooth, threshold)
+        word = state_word(face.p_smooth, threshold, band)
         if face.alert:
             text = f"<b style='color:#ff6b6b'>ALERT</b> · {word} · above the threshold for " \
                    f"{face.above_s:.1f} s · {peak_text(face.peak)}"
@@ -595,14 +600,14 @@ class EventLogPanel(QTreeWidget):
         self._open: dict[tuple[str, int], QTreeWidgetItem] = {}
 
     def add_alert(self, source: str, event: AlertEvent, thumbnail: np.ndarray | None,
-                  label: str = "") -> None:
+                  label: str = "", band: float = UNCERTAIN_BAND) -> None:
         when = datetime.fromtimestamp(event.at).strftime("%H:%M:%S")
         item = QTreeWidgetItem([when, label or source, f"#{event.track}",
                                 peak_text(event.peak)])
         item.setToolTip(1, source)
         if thumbnail is not None:
             item.setIcon(0, QIcon(thumbnail_pixmap(thumbnail)))
-        item.setForeground(3, bgr_colour(risk_colour(event.peak, event.threshold)))
+        item.setForeground(3, bgr_colour(risk_colour(event.peak, event.threshold, band)))
         self.insertTopLevelItem(0, item)
         self._open[(source, event.track)] = item
 

@@ -48,7 +48,7 @@ from ..errors import SourceError
 from ..events import alert_record, status_record, write_event_file
 from ..pipeline import AlertEvent, FaceResult
 from ..sources import SourceKind, SourceState, StatusEvent, mask_credentials, parse_source
-from ..verdict import threshold_text
+from ..verdict import UNCERTAIN_BAND, threshold_text
 from .devices import list_monitors, list_webcams
 from .dialogs import ModelCardDialog, UrlDialog
 from .region import RegionPicker
@@ -88,8 +88,10 @@ class MainWindow(QMainWindow):
     def __init__(self, sources: Sequence[str] = (), *, model: str | None = None,
                  threshold: float | None = None, providers: list[str] | None = None,
                  detector: str = "full", min_face_score: float = 0.5,
-                 settings: QSettings | None = None, open_default_webcam: bool = True) -> None:
+                 settings: QSettings | None = None, open_default_webcam: bool = True,
+                 uncertain_band: float = UNCERTAIN_BAND) -> None:
         super().__init__()
+        self.uncertain_band = uncertain_band  # verdict.py: real / uncertain / fake
         self.setWindowTitle("deepfake-monitor")
         self.qsettings = settings if settings is not None else default_qsettings()
         self.settings = AppSettings.load(self.qsettings)
@@ -256,7 +258,8 @@ class MainWindow(QMainWindow):
         row1.addWidget(QLabel("Threshold"))
         row1.addWidget(self.threshold_slider, 1)
         row1.addWidget(self.threshold_value)
-        self.legend = QLabel(legend_html(0.5))  # the colours of meters, labels and boxes
+        # the colours of meters, labels and boxes
+        self.legend = QLabel(legend_html(0.5, self.uncertain_band))
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setToolTip("Colours of the meters, boxes and labels: within the band "
                                "around the threshold a face is uncertain")
@@ -352,11 +355,11 @@ class MainWindow(QMainWindow):
     def _apply_threshold(self) -> None:
         p = self.threshold
         self.threshold_value.setText(f"{p:.2f}")
-        self.legend.setText(legend_html(p))
+        self.legend.setText(legend_html(p, self.uncertain_band))
         for worker in self.workers:
             worker.set_threshold(p)  # the engine re-evaluates alerts; the frame is redrawn
         for panel in self.face_panels.values():
-            panel.meter.set_value(panel.meter.value, p)
+            panel.meter.set_value(panel.meter.value, p, self.uncertain_band)
             panel.threshold_line.setPos(p)
 
     def _on_alert_after(self, seconds: float) -> None:
@@ -434,7 +437,7 @@ class MainWindow(QMainWindow):
                 else storable_source(text)
         worker = StreamWorker(spec, threshold=self.threshold,
                               alert_after_s=self.alert_spin.value(), model=self.engine.current,
-                              storable=storable)
+                              storable=storable, uncertain_band=self.uncertain_band)
         worker.result_ready.connect(self._on_result)
         worker.alert_changed.connect(self._on_alert)
         worker.status_changed.connect(self._on_status)
@@ -614,7 +617,7 @@ class MainWindow(QMainWindow):
                 self.faces_layout.insertWidget(self.faces_layout.count() - 1, panel)
                 self.face_panels[key] = panel
                 self.no_faces.hide()
-            panel.set_face(face, result.threshold)
+            panel.set_face(face, result.threshold, result.uncertain_band)
             panel.gone_since = None
         self._follow_peaks(worker.name, result.faces)
         if tile is not None and tile is self.selected:
@@ -658,7 +661,8 @@ class MainWindow(QMainWindow):
         if event.active:
             self.active_alerts[key] = event
             self._alert_labels[key] = worker.short_name
-            self.event_log.add_alert(info.source, event, info.thumbnail, worker.short_name)
+            self.event_log.add_alert(info.source, event, info.thumbnail, worker.short_name,
+                                     self.uncertain_band)
             if self.sound_action.isChecked():
                 QApplication.beep()
             self.banner.dismissed = False  # a new alert shows the banner again

@@ -62,6 +62,7 @@ from ..sources import (
     mask_credentials,
 )
 from ..tracking import SmoothingConfig
+from ..verdict import UNCERTAIN_BAND
 from ..video_writer import H264Writer
 
 log = logging.getLogger(__name__)
@@ -432,7 +433,7 @@ class StreamWorker(QObject):
 
     def __init__(self, spec: SourceSpec, *, threshold: float, alert_after_s: float = 1.0,
                  model: LoadedModel | None = None, storable: str | None = None,
-                 parent: QObject | None = None) -> None:
+                 uncertain_band: float = UNCERTAIN_BAND, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.spec = spec
         self.name = mask_credentials(spec.name)
@@ -441,6 +442,7 @@ class StreamWorker(QObject):
         self.storable = storable if storable is not None else mask_credentials(spec.name)
         self._threshold = threshold
         self._alert_after_s = alert_after_s
+        self._uncertain_band = uncertain_band
         self._model = model
         self._lock = threading.Lock()
         self._compose_lock = threading.Lock()
@@ -762,7 +764,8 @@ class StreamWorker(QObject):
             return
         feed = AnalysisFeed(source)
         config = AnalysisConfig(threshold=self._threshold, pending_frames=2,
-                                smoothing=SmoothingConfig(alert_after_s=self._alert_after_s))
+                                smoothing=SmoothingConfig(alert_after_s=self._alert_after_s),
+                                uncertain_band=self._uncertain_band)
         analyzer = StreamAnalyzer(cast(VideoSource, feed), model.detector, model.service, config,
                                   on_result=partial(self._on_result, generation),
                                   on_alert=partial(self._on_alert, generation))
