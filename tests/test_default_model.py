@@ -26,11 +26,15 @@ def test_bundled_model_loads_with_its_contract(classifier: DeepfakeClassifier) -
     contract = classifier.contract
     assert contract.card.name and contract.card.version
     # the card says how to reproduce it: the recipe runs the project's own pipeline
-    assert "deepfake_monitor.train.default_model" in contract.card.description
+    assert "deepfake_monitor.train.swap_recipe" in contract.card.description
     assert contract.card.limits and contract.card.training_data
+    # ... which corpora trained it, and how it does on real deepfakes it never saw
+    assert "realfakes" in contract.card.training_data
     metrics = contract.card.metrics
-    for key in ("test_frame_auc", "test_frame_eer", "test_video_auc"):
+    for key in ("devset_video_auc", "devset_real_flagged", "heldout_video_auc",
+                "memorisation_auc"):
         assert key in metrics, key
+    assert metrics["devset_video_auc"] >= 0.70  # the bar a new default had to pass
     assert 0.0 < contract.threshold < 1.0
     assert contract.temperature > 0
     assert (ASSETS_DIR / "deepfake_classifier.md").is_file()
@@ -54,6 +58,8 @@ def test_sample_clip_manipulated_half_scores_higher(classifier: DeepfakeClassifi
     assert SAMPLE.stat().st_size < 2 * 1024 * 1024
     untouched, manipulated = sample_half_scores(classifier.path, SAMPLE)
     assert len(untouched) >= 20 and len(manipulated) >= 20, "faces missing in the sample clip"
-    assert np.mean(manipulated) > np.mean(untouched) + 0.2
+    # The bundled model learned real face swaps, not crude self-blends: the blend raises its
+    # score by about 0.1 (0.2 was a self-blend detector and rose by more).
+    assert np.mean(manipulated) > np.mean(untouched) + 0.05
     # Not one lucky frame: most manipulated frames score above the untouched half's median.
     assert np.mean(np.array(manipulated) > np.median(untouched)) > 0.8

@@ -54,3 +54,14 @@ def test_train_command_mixes_self_blends_only_below_one() -> None:
     mixed = train_argv(Recipe(paired=0.7), Path("faces"), Path("run"))
     assert "--online-sbi" not in pure and pure[pure.index("--paired") + 1] == "1.0"
     assert mixed[mixed.index("--online-sbi") + 1] == "1"
+
+
+def test_dev_figures_at_the_bare_threshold_count_twins() -> None:
+    from deepfake_monitor.train.swap_recipe import at_threshold
+
+    videos = [("d/fake/a.mp4", "fake", 0.9), ("d/real/a.mp4", "real", 0.7),
+              ("d/fake/b.mp4", "fake", 0.4), ("d/real/b.mp4", "real", 0.5),
+              ("g/fake/c.mp4", "fake", 0.8), ("g/real/x.mp4", "real", None)]
+    report = {"videos": [{"path": p, "label": lab, "score": s} for p, lab, s in videos]}
+    got = at_threshold(report, 0.6)
+    assert got == {"real_flagged": 0.5, "fake_caught": 2 / 3, "pairs_above": 1, "pairs": 2}

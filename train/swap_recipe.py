@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from deepfake_monitor.realtime.errors import UserError
 
 from .corpora import (
@@ -176,8 +178,10 @@ def build(shared: Path, work: Path, out: Path, recipe: Recipe,
         report = work / "devset_scan.json"
         if report.exists():
             report.unlink()  # always at this threshold
-        figures["devset"] = scan_labelled(provisional, devset / "labels.csv", report,
-                                          [str(devset)], threshold=threshold)["metrics"]
+        scanned = scan_labelled(provisional, devset / "labels.csv", report, [str(devset)],
+                                threshold=threshold)
+        figures["devset"] = scanned["metrics"]
+        figures["devset_at_threshold"] = at_threshold(scanned, threshold)
     card = ModelCard(name=MODEL_NAME, version=MODEL_VERSION,
                      training_data=training_data(work),
                      metrics=card_metrics(figures),
@@ -199,7 +203,8 @@ def build(shared: Path, work: Path, out: Path, recipe: Recipe,
     from deepfake_monitor.assets import ASSETS_DIR
     from deepfake_monitor.train.make_sample_clip import sample_half_scores
 
-    figures["sample_halves"] = sample_half_scores(model, ASSETS_DIR / "samples/astronaut_sbi.mp4")
+    halves = sample_half_scores(model, ASSETS_DIR / "samples/astronaut_sbi.mp4")
+    figures["sample_halves"] = [float(np.median(h)) if h else None for h in halves]
     figures["model_bytes"] = model.stat().st_size
     (work / "figures.json").write_text(json.dumps(figures, indent=2, default=str) + "\n",
                                        encoding="utf-8")
@@ -239,8 +244,10 @@ def render_card(figures: dict[str, Any], contract: Any) -> str:
              f"{r['backbone']} with ImageNet weights, first {r['freeze']:.0%} of the backbone "
              f"frozen, {r['epochs']} epochs x {r['steps_per_epoch']} steps of {r['batch_size']} "
              f"crops: {r['paired']:.0%} of the (real, fake) couples from real deepfakes "
-             f"({r['aligned_share']:.0%} of those the same frame of a fake and its original), "
-             f"the rest self-blends of real crops; degradations on both classes. Checkpoint "
+             f"({r['aligned_share']:.0%} of those the same frame of a fake and its original, "
+             f"the others a fake without a twin beside a real video crop)"
+             + (", the rest self-blends of real crops" if r["paired"] < 1 else "")
+             + "; degradations on both classes. Checkpoint "
              f"chosen on the validation people's real live swaps ({', '.join(r['val_people'])}).",
              "", "## Figures", "",
              f"- Threshold: the lowest at which at most {r['target_fpr']:.0%} of the validation "
@@ -263,12 +270,23 @@ def render_card(figures: dict[str, Any], contract: Any) -> str:
                      f"{_fmt(mem['train_real']['mean_p'])} on the training people's real crops, "
                      f"{_fmt(mem['unseen_real']['mean_p'])} on unseen people's; AUC "
                      f"{_fmt(mem['auc'])} (0.5: no difference).")
+    plain = figures.get("devset_at_threshold")
+    if plain:
+        lines.append(f"- Dev set at the bare threshold (two states, no uncertain band): "
+                     f"{_fmt(plain['real_flagged'], True)} of its real clips flagged, "
+                     f"{_fmt(plain['fake_caught'], True)} of its fakes caught; the swapped half "
+                     f"scores above its own original in {plain['pairs_above']} of "
+                     f"{plain['pairs']} DeepFaceLive pairs.")
     if figures.get("fold_table"):
-        lines += ["", "## Leave one generator group out", "", figures["fold_table"]]
+        lines += ["", "## Leave one generator group out", "",
+                  f"`python -m deepfake_monitor.train.folds` ({r['fold_epochs']} epochs x "
+                  f"{r['fold_steps']} steps a fold, last epoch kept; video score: mean P(fake) "
+                  "over the clip's crops):", "", figures["fold_table"]]
     halves = figures.get("sample_halves")
     if halves:
-        lines.append(f"\n- Sample clip (`assets/samples/astronaut_sbi.mp4`): untouched half "
-                     f"{_fmt(halves[0])}, self-blended half {_fmt(halves[1])}.")
+        lines.append(f"\n- Sample clip (`assets/samples/astronaut_sbi.mp4`): median P(fake) "
+                     f"{_fmt(halves[0])} in its untouched half, {_fmt(halves[1])} in its "
+                     "self-blended half.")
     speed = figures.get("speed_ms", {})
     if speed:
         lines.append("- CPU: " + ", ".join(f"{v:.2f} ms/crop at batch {k}"
@@ -292,6 +310,23 @@ def training_data_md() -> str:
             "only) and web photos.\n"
             "- `../shared/media`: clips and photos from MIT/Apache-2.0 repositories.\n"
             "None of these files is in the project; the dev set was never trained or tuned on.")
+
+
+def at_threshold(report: dict[str, Any], threshold: float) -> dict[str, Any]:
+    """Shares of a labelled report's real and fake videos at or above `threshold` (two states,
+    whatever the uncertain band), and how many fakes score above their real twin -- the
+    DeepFaceLive halves, `.../fake/X.mp4` beside `.../real/X.mp4`."""
+    scores = {v["path"]: float(v["score"]) for v in report["videos"]
+              if v.get("score") is not None}
+    labels = {v["path"]: str(v.get("label")) for v in report["videos"]}  # "fake" / "real"
+    reals = [s for p, s in scores.items() if labels.get(p) == "real"]
+    fakes = [s for p, s in scores.items() if labels.get(p) == "fake"]
+    twins = [(s, scores.get(p.replace("/fake/", "/real/"))) for p, s in scores.items()
+             if labels.get(p) == "fake" and "/fake/" in p]
+    twins = [(f, r) for f, r in twins if r is not None]
+    return {"real_flagged": sum(s >= threshold for s in reals) / max(len(reals), 1),
+            "fake_caught": sum(s >= threshold for s in fakes) / max(len(fakes), 1),
+            "pairs_above": sum(f > r for f, r in twins), "pairs": len(twins)}
 
 
 def _label(labels: Path, path: str) -> int | None:
