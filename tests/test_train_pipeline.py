@@ -56,6 +56,21 @@ def test_temperature_fit_recovers_a_known_temperature() -> None:
     assert fit_temperature(true_logits, np.ones_like(labels)) == 1.0  # one class: no fit
 
 
+def test_a_temperature_on_its_bound_is_named() -> None:
+    pytest.importorskip("scipy")
+    from deepfake_monitor.train.evaluate import fit_temperature, temperature_at_bound
+
+    # Three videos' worth of perfectly separated crops: sharper is always better, so the fit
+    # runs into its lower bound -- the tiny-validation case that must not pass silently.
+    logits, labels = np.array([-2.0, -1.5, -1.0, 1.0, 1.5, 2.0]), np.array([0, 0, 0, 1, 1, 1])
+    t = fit_temperature(logits, labels)
+    assert temperature_at_bound(t) == "lower"
+    rng = np.random.default_rng(3)
+    noisy = rng.normal(0.0, 2.0, 4000)
+    fitted = fit_temperature(noisy, (rng.random(4000) < 1 / (1 + np.exp(-noisy))).astype(int))
+    assert temperature_at_bound(fitted) is None and temperature_at_bound(20.0) == "upper"
+
+
 def test_equal_error_rate() -> None:
     pytest.importorskip("sklearn")
     from deepfake_monitor.train.evaluate import equal_error_rate

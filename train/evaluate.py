@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -27,13 +28,18 @@ from deepfake_monitor.realtime.verdict import video_scores_from_frames
 
 METRICS_NAME = "metrics.json"
 
+log = logging.getLogger(__name__)
+
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, np.float64)))
 
 
+TEMPERATURE_BOUNDS = (0.05, 20.0)
+
+
 def fit_temperature(logits: np.ndarray, labels: np.ndarray,
-                    bounds: tuple[float, float] = (0.05, 20.0)) -> float:
+                    bounds: tuple[float, float] = TEMPERATURE_BOUNDS) -> float:
     """The T minimising the log loss of sigmoid(logit / T) on labelled logits (1 = fake)."""
     from scipy.optimize import minimize_scalar
 
@@ -50,6 +56,17 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray,
     res = minimize_scalar(nll, bounds=(math.log(bounds[0]), math.log(bounds[1])),
                           method="bounded", options={"xatol": 1e-5})
     return float(math.exp(res.x))
+
+
+def temperature_at_bound(t: float, bounds: tuple[float, float] = TEMPERATURE_BOUNDS
+                         ) -> str | None:
+    """"lower" or "upper" where a fitted temperature sits on the search's bound (the fit did
+    not find a minimum inside it), else None."""
+    if t <= bounds[0] * 1.001:
+        return "lower"
+    if t >= bounds[1] * 0.999:
+        return "upper"
+    return None
 
 
 def equal_error_rate(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
@@ -256,6 +273,13 @@ def evaluate_run(run: Path, faces: Path | None = None, split: str = "test",
         temperature = fit_temperature(np.array([s.logit for s in val]),
                                       np.array([s.label for s in val]))
         fitted_on = f"val ({len(val)} crops)"
+        bound = temperature_at_bound(temperature)
+        if bound:
+            videos = len({s.video_id for s in val})
+            log.warning("calibration: the fitted temperature %.3f is the search's %s bound "
+                        "(validation: %d crops of %d videos): too little or too easy validation "
+                        "data to calibrate on; the probabilities are not to be trusted",
+                        temperature, bound, len(val), videos)
     if threshold_fpr is not None:
         real_val = np.array([s.logit for s in val or [] if s.label == 0])
         if not len(real_val):
@@ -264,7 +288,8 @@ def evaluate_run(run: Path, faces: Path | None = None, split: str = "test",
         threshold_from = f"{threshold_fpr:g} of {len(real_val)} validation real crops above it"
     result = report(scored, temperature, threshold)
     result.update(split=split, faces=str(faces), calibration_fitted_on=fitted_on,
-                  threshold_from=threshold_from)
+                  threshold_from=threshold_from,
+                  calibration_at_bound=temperature_at_bound(temperature) if fitted_on else None)
     if split != "train":
         from .training import predict_logits, read_manifest
 

@@ -281,7 +281,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     f, v = r["frame"], r["video"]
     c = f["confusion"]
     print(f"{args.split}: {f['count']} crops, {v['count']} videos; temperature "
-          f"{r['temperature']:.3f}")
+          f"{r['temperature']:.3f}"
+          + (f" (at the fit's {r['calibration_at_bound']} bound: too little validation data "
+             "to calibrate on)" if r.get("calibration_at_bound") else ""))
     print(f"  frames: AUC {_fmt(f.get('auc'))}  EER {_fmt(f.get('eer'))}  log loss "
           f"{_fmt(f.get('log_loss'))}  accuracy@{f['threshold']:.2f} {_fmt(f.get('accuracy'))}")
     print(f"          true_fake {c['true_fake']}  false_fake {c['false_fake']}  "
