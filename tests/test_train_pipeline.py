@@ -218,6 +218,10 @@ def test_run_folder_holds_model_contract_and_history(pipeline: dict[str, Path]) 
     assert contract.temperature == pytest.approx(metrics["temperature"])
     assert metrics["calibration_fitted_on"].startswith("val")
     assert "test" in contract.card.metrics
+    # the card names its dataset, not the training machine's absolute path (issue 17 item 22)
+    root = json.loads((run / "config.json").read_text())["extract_config"]["root"]
+    assert root not in contract.card.training_data
+    assert Path(root).name in contract.card.training_data
 
 
 def test_metrics_are_computed_from_the_model(pipeline: dict[str, Path]) -> None:

@@ -481,6 +481,14 @@ def read_contract(run: Path) -> ModelContract:
     return ModelContract.from_json(path.read_text(encoding="utf-8"), source=str(path))
 
 
+def dataset_name(extract: dict[str, Any], config: TrainConfig) -> str:
+    """The dataset as a model card names it: its folder's (or labels file's) name and layout,
+    never the absolute path of the machine that trained it (a card travels with the model)."""
+    root = Path(str(extract.get("root") or config.faces))
+    layout = extract.get("layout")
+    return f"{root.name} ({layout} layout)" if layout else root.name
+
+
 def make_contract(config: TrainConfig, size: int, extract: dict[str, Any],
                   counts: dict[str, dict[str, int]]) -> ModelContract:
     """The contract the exporter embeds: RGB 0..255 in (preprocessing is inside), one logit."""
@@ -493,7 +501,7 @@ def make_contract(config: TrainConfig, size: int, extract: dict[str, Any],
                       align=bool(extract.get("align", False))),
         output=OutputSpec(fake_index=0, activation="logit", index=0),
         card=ModelCard(name=f"deepfake-monitor {config.backbone} ({Path(config.out).name})",
-                       version="0", training_data=f"{extract.get('root', config.faces)}: {data}",
+                       version="0", training_data=f"{dataset_name(extract, config)}: {data}",
                        description=f"{config.backbone} at {size} px, weights {config.weights}, "
                                    f"{config.epochs} epochs"),
         threshold=0.5, temperature=1.0,
