@@ -90,6 +90,16 @@ def degrade(rgb: np.ndarray, rng: np.random.Generator, d: Degrade) -> np.ndarray
     return out
 
 
+def read_crop(path: str, size: int) -> np.ndarray:
+    """A crop file as BGR at size x size (crops of another size are resized)."""
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise UserError(f"{path}: unreadable crop")
+    if image.shape[:2] != (size, size):
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    return image
+
+
 def load_face_mesh() -> Any | None:
     """The bundled face mesh (realtime/face_mesh.py), or None where it cannot be loaded (the
     six-landmark outline is used then, with a warning)."""
@@ -179,12 +189,7 @@ class OnlineBlends:
                             "online (share 1) from crops where a face is found")
 
     def _read(self, path: str) -> np.ndarray:
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            raise UserError(f"{path}: unreadable crop")
-        if image.shape[:2] != (self.size, self.size):
-            image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        return image
+        return read_crop(path, self.size)
 
     def _finish(self, bgr: np.ndarray) -> np.ndarray:
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

@@ -26,7 +26,7 @@ import numpy as np
 
 from deepfake_monitor.realtime.errors import UserError
 
-from .online_fakes import Degrade, degrade
+from .online_fakes import Degrade, degrade, read_crop
 
 log = logging.getLogger(__name__)
 
@@ -113,12 +113,7 @@ class PairedSource:
         log.info("paired training: %s", couples.describe())
 
     def _read(self, path: str) -> np.ndarray:
-        image = cv2.imread(path, cv2.IMREAD_COLOR)
-        if image is None:
-            raise UserError(f"{path}: unreadable crop")
-        if image.shape[:2] != (self.size, self.size):
-            image = cv2.resize(image, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        rgb = cv2.cvtColor(read_crop(path, self.size), cv2.COLOR_BGR2RGB)
         if self.degradations is not None:
             rgb = degrade(rgb, self.rng, self.degradations)
         return rgb
