@@ -210,7 +210,7 @@ def _fold_captures(onnx_model: Any, concrete: Any) -> None:
 # -- verification ----------------------------------------------------------------------------
 
 
-def _astronaut_crops(contract: ModelContract, limit: int) -> list[np.ndarray]:
+def astronaut_crops(contract: ModelContract, limit: int) -> list[np.ndarray]:
     """Crops of the public-domain astronaut photo at several margins, plain and mirrored."""
     import cv2
     from skimage import data
@@ -247,7 +247,7 @@ def sample_batch(contract: ModelContract, run: Path | None, limit: int = BATCH
     crops, _ = run_crops(run, contract.input.size, limit)
     source = "run validation crops"
     if not crops:
-        crops, source = _astronaut_crops(contract, limit), "astronaut photo crops"
+        crops, source = astronaut_crops(contract, limit), "astronaut photo crops"
     return preprocess(crops, contract), source
 
 

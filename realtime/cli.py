@@ -39,6 +39,7 @@ from .argtypes import (
 from .cluster_connect import CONNECT_TIMEOUT_S
 from .errors import UserError
 from .frame_limit import DEFAULT_MAX_PIXELS, set_max_pixels
+from .log_setup import setup_logging
 from .stdout_output import STDOUT
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -89,57 +90,6 @@ def _stopped_how() -> tuple[str, int]:
     return ("terminated (SIGTERM)", EXIT_TERMINATED) if _terminated.is_set() else \
         ("interrupted", EXIT_INTERRUPTED)
 
-
-class _MaskingFilter(logging.Filter):
-    """Credentials in URLs never reach a log line, whoever logs them; nor do the terminal
-    escapes a file name may hold (display_text.py)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from .display_text import clean
-        from .sources import mask_credentials
-
-        message = record.getMessage()
-        masked = clean(mask_credentials(message), lines=True)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
-
-
-def _quiet_native_logs(verbosity: int) -> None:
-    """OpenCV and FFmpeg print their own warnings for every unreadable file; our one-line errors
-    already say what went wrong. Must run before cv2 opens its first capture."""
-    if verbosity == 0:
-        os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
-        import cv2
-
-        # Errors only, also when cv2 was imported before the variable was set.
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-
-
-class _SourceRepeatFilter(logging.Filter):
-    """Sources log why they failed; the commands print that same reason once, as an error."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.name.startswith("deepfake_monitor.realtime.sources")
-                    and record.levelno < logging.ERROR)
-
-
-def _setup_logging(verbosity: int) -> None:
-    _quiet_native_logs(verbosity)
-    level = max(logging.DEBUG, logging.WARNING - 10 * verbosity)
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "deepfake_monitor", False)]:
-        root.removeHandler(old)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.deepfake_monitor = True  # type: ignore[attr-defined]
-    handler.setLevel(level)
-    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
-    handler.addFilter(_MaskingFilter())
-    if verbosity == 0:
-        handler.addFilter(_SourceRepeatFilter())
-    root.addHandler(handler)
-    root.setLevel(min(root.getEffectiveLevel(), level))
 
 
 # the schemes of sources.STREAM_SCHEMES (not imported here: starting the CLI stays cheap)
@@ -336,7 +286,7 @@ temporary folder. Use an idle machine: other load shows up in every figure."""
 
 
 def _add_bench(sub: Any) -> None:
-    from .bench import PARTS
+    from .bench.results import PARTS
 
     bench = sub.add_parser(
         "bench", help="measure this machine's speed: models, decode, scan, live, streams",
@@ -772,7 +722,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from .backend import parse_providers
-    from .bench import PARTS, BenchConfig, render, run_bench
+    from .bench.render import render
+    from .bench.results import PARTS, BenchConfig
+    from .bench.run import run_bench
     from .outputs import atomic_write, check_output_file
 
     if args.json and args.json != "-":
@@ -862,7 +814,7 @@ def _main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     if args.command is None:  # no command: the desktop app
         args = parser.parse_args(["app"])
-    _setup_logging(args.verbose)
+    setup_logging(args.verbose)
     if getattr(args, "max_pixels", None):
         set_max_pixels(args.max_pixels)
     try:

@@ -114,11 +114,11 @@ class WorkerInfo:
 
 def _worker_setup() -> None:
     """A worker process logs like the CLI: native libraries quiet, credentials masked."""
-    from .cli import _MaskingFilter, _quiet_native_logs
+    from .log_setup import MaskingFilter, quiet_native_logs
 
-    _quiet_native_logs(0)
+    quiet_native_logs(0)
     for handler in logging.getLogger().handlers:
-        handler.addFilter(_MaskingFilter())
+        handler.addFilter(MaskingFilter())
 
 
 def _here(ray: Any) -> tuple[str, str]:

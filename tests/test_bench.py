@@ -19,13 +19,9 @@ import cv2
 import pytest
 from conftest import shared_clips
 
-from deepfake_monitor.realtime.bench import (
-    CLASSIFIER_BATCHES,
-    DETECTOR_SIZES,
-    PARTS,
-    backlog_margin_ms,
-    make_clip,
-)
+from deepfake_monitor.realtime.bench.clips import make_clip
+from deepfake_monitor.realtime.bench.live import backlog_margin_ms
+from deepfake_monitor.realtime.bench.results import CLASSIFIER_BATCHES, DETECTOR_SIZES, PARTS
 from deepfake_monitor.realtime.cli import main
 from deepfake_monitor.realtime.detector import FaceDetector
 from deepfake_monitor.realtime.sources import keeps_frame
@@ -82,7 +78,8 @@ def test_every_part_is_reported(quick_run: tuple[dict[str, Any], int]) -> None:
 
 
 def test_a_full_run_judges_its_targets() -> None:
-    from deepfake_monitor.realtime.bench import BenchResult, ScanResult, evaluate_targets
+    from deepfake_monitor.realtime.bench.results import BenchResult, ScanResult
+    from deepfake_monitor.realtime.bench.run import evaluate_targets
 
     result = BenchResult(machine={}, video={})
     result.scan = ScanResult(command=[], wall_s=1.0, frames_analysed=10, faces=10,

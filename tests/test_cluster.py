@@ -414,8 +414,8 @@ _BENCH_PART = """
 import json, sys
 from dataclasses import asdict
 from pathlib import Path
-from deepfake_monitor.realtime.bench import BenchConfig
-from deepfake_monitor.realtime.cluster_bench import run_cluster
+from deepfake_monitor.realtime.bench.results import BenchConfig
+from deepfake_monitor.realtime.bench.cluster_part import run_cluster
 
 config = BenchConfig(video=Path(sys.argv[1]), parts=("cluster",), repeats=1, quick=True)
 steps = []
@@ -428,13 +428,13 @@ def test_bench_cluster_part(cluster: LocalRayCluster, shared_media: Path, clips:
                             tmp_path: Path) -> None:
     """bench's cluster part, on this module's cluster (as a driver process of its own, like
     `bench --only cluster`): figures that add up."""
-    from deepfake_monitor.realtime.bench import evaluate_targets
-    from deepfake_monitor.realtime.cluster_bench import (
+    from deepfake_monitor.realtime.bench.cluster_part import (
         FILES,
         QUICK_FILES,
         ClusterResult,
         ClusterRun,
     )
+    from deepfake_monitor.realtime.bench.run import evaluate_targets
 
     video = shared_media / clips[0]
     proc = subprocess.run([sys.executable, "-c", _BENCH_PART, str(video), str(tmp_path),
@@ -461,12 +461,12 @@ def test_bench_cluster_part(cluster: LocalRayCluster, shared_media: Path, clips:
 
 
 def _with_cluster(r: object) -> object:
-    from deepfake_monitor.realtime.bench import BenchResult
+    from deepfake_monitor.realtime.bench.results import BenchResult
 
     return BenchResult(machine={}, video={}, cluster=r)
 
 
 def test_default_bench_parts_leave_the_cluster_out() -> None:
-    from deepfake_monitor.realtime.bench import OPTIONAL_PARTS, PARTS
+    from deepfake_monitor.realtime.bench.results import OPTIONAL_PARTS, PARTS
 
     assert "cluster" not in PARTS and OPTIONAL_PARTS == ("cluster",)

@@ -21,8 +21,9 @@ import pytest
 from conftest import astronaut_frames, write_clip
 from tiny_models import build_redness_model
 
-from deepfake_monitor.realtime.cli import _MaskingFilter, main
+from deepfake_monitor.realtime.cli import main
 from deepfake_monitor.realtime.credentials import mask_source
+from deepfake_monitor.realtime.log_setup import MaskingFilter
 from deepfake_monitor.realtime.sources import mask_credentials
 
 SECRETS = ("p#ss/w?rd@x", "s3cr3t-Q", "hunter2")
@@ -62,7 +63,7 @@ def test_every_log_line_is_masked(caplog: pytest.LogCaptureFixture) -> None:
     """The filter the commands put on their log handler masks what any library logs."""
     record = logging.LogRecord("av", logging.WARNING, __file__, 1, "cannot open %s: %s", (
         URLS[0], f"'{URLS[1]}' returned 22"), None)
-    assert _MaskingFilter().filter(record)
+    assert MaskingFilter().filter(record)
     message = record.getMessage()
     assert message == ("cannot open rtsp://***@127.0.0.1:9/cam: 'rtsp://127.0.0.1:9/cam"
                        "?user=***&password=***' returned 22")

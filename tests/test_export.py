@@ -197,7 +197,7 @@ def labelled_run(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     a 10-crop AUC flip on int8 noise)."""
     import cv2
 
-    from deepfake_monitor.export.keras_export import _astronaut_crops as crops_of
+    from deepfake_monitor.export.keras_export import astronaut_crops as crops_of
 
     root = tmp_path_factory.mktemp("labelled")
     faces = root / "faces"

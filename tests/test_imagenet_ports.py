@@ -274,13 +274,13 @@ def test_freeze_keeps_the_early_layers_at_their_imagenet_weights() -> None:
     the frozen batch-norm layers keep their ImageNet statistics (inference mode)."""
     import keras
 
-    from deepfake_monitor.train.training import _leaf_layers, build_model
+    from deepfake_monitor.train.training import build_model, leaf_layers
 
     _path("efficientnet_lite0")
     crops = np.stack([_centre_crop(skdata.chelsea(), 64), _centre_crop(skdata.coffee(), 64),
                       _centre_crop(skdata.astronaut(), 64), _centre_crop(skdata.rocket(), 64)])
     model = build_model("efficientnet_lite0", 64, weights="imagenet", dropout=0.0, freeze=0.5)
-    weighted = [layer for layer in _leaf_layers(model.get_layer("efficientnet_lite0"))
+    weighted = [layer for layer in leaf_layers(model.get_layer("efficientnet_lite0"))
                 if layer.weights]
     frozen = [layer for layer in weighted if not layer.trainable]
     assert len(frozen) == len(weighted) // 2 and frozen == weighted[:len(frozen)]
@@ -293,7 +293,7 @@ def test_freeze_keeps_the_early_layers_at_their_imagenet_weights() -> None:
     assert not any(moved[:len(frozen)])  # kernels and moving statistics alike
     assert all(moved[len(frozen):])
     everything = build_model("efficientnet_lite0", 64, weights="none", freeze=0.0)
-    assert all(layer.trainable for layer in _leaf_layers(everything))
+    assert all(layer.trainable for layer in leaf_layers(everything))
 
 
 def test_missing_wheel_is_one_line_naming_the_install(monkeypatch: pytest.MonkeyPatch) -> None:

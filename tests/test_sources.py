@@ -895,7 +895,7 @@ def _sampled_both_ways(clip: Path, sample_fps: float,
 @pytest.fixture(scope="module")
 def bframe_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """2 s of the bundled sample at 720p30, H.264 with B-frames (x264's defaults)."""
-    from deepfake_monitor.realtime.bench import make_clip
+    from deepfake_monitor.realtime.bench.clips import make_clip
 
     return make_clip(tmp_path_factory.mktemp("h264") / "bframes.mp4", 2.0)
 

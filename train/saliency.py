@@ -506,12 +506,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from deepfake_monitor.realtime.cli import _setup_logging
+    from deepfake_monitor.realtime.log_setup import setup_logging
 
     args = build_parser().parse_args(argv)
     # The runtime's logging: OpenCV's and FFmpeg's own warnings about unreadable files quiet
     # (the row and the progress line say why), credentials masked.
-    _setup_logging(args.verbose)
+    setup_logging(args.verbose)
     try:
         return run(args)
     except UserError as exc:

@@ -279,16 +279,16 @@ def freeze_early_layers(net: keras.Model, share: float) -> None:
     """Fix the first `share` of `net`'s weighted layers, in order from the input: generic
     low-level ImageNet features that a few hundred training faces cannot memorise through.
     A frozen batch-norm layer also runs in inference mode (Keras 3)."""
-    weighted = [layer for layer in _leaf_layers(net) if layer.weights]
+    weighted = [layer for layer in leaf_layers(net) if layer.weights]
     for layer in weighted[:math.floor(share * len(weighted) + 1e-9)]:
         layer.trainable = False
 
 
-def _leaf_layers(net: keras.Model) -> list[keras.layers.Layer]:
+def leaf_layers(net: keras.Model) -> list[keras.layers.Layer]:
     out: list[keras.layers.Layer] = []
     for layer in net.layers:
         if isinstance(layer, keras.Model):
-            out.extend(_leaf_layers(layer))
+            out.extend(leaf_layers(layer))
         else:
             out.append(layer)
     return out

@@ -67,8 +67,8 @@ def _inputs(clip: Path, folder: Path, n: int) -> list[Path]:
 
 
 def _local_run(files: list[Path], engine: Any, sample_fps: float | None) -> float:
-    from .pipeline import AnalysisConfig
-    from .scan import scan_files
+    from ..pipeline import AnalysisConfig
+    from ..scan import scan_files
 
     detector, service, threshold = engine.load()
     try:
@@ -80,7 +80,7 @@ def _local_run(files: list[Path], engine: Any, sample_fps: float | None) -> floa
         service.stop()
     bad = [r for r in reports if r.status == "error"]
     if bad:
-        from .errors import UserError
+        from ..errors import UserError
 
         raise UserError(f"bench cluster: local scan failed: {bad[0].error}")
     return wall
@@ -88,8 +88,8 @@ def _local_run(files: list[Path], engine: Any, sample_fps: float | None) -> floa
 
 def _cluster_run(ray: Any, files: list[Path], engine: Any, sample_fps: float | None,
                  workers: int) -> ClusterRun:
-    from .cluster import ClusterScanner, file_jobs
-    from .errors import UserError
+    from ..cluster import ClusterScanner, file_jobs
+    from ..errors import UserError
 
     scanner = ClusterScanner(ray, engine, sample_fps, workers=workers)
     try:
@@ -111,9 +111,9 @@ def run_cluster(config: Any, workdir: Path, step: Callable[[str], None],
                 address: str | None = None) -> ClusterResult:
     """The cluster part: `config` is bench's BenchConfig; `address`: a running cluster to
     measure on instead of a local node started here (tests share theirs)."""
-    from .bench import make_clip, probe_video
-    from .cluster import EngineSpec, connect, disconnect
-    from .local_ray import DRIVER_ENV, LocalRayCluster
+    from ..cluster import EngineSpec, connect, disconnect
+    from ..local_ray import DRIVER_ENV, LocalRayCluster
+    from .clips import make_clip, probe_video
 
     clip = config.video
     if clip is None:
