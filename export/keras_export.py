@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from deepfake_monitor.realtime.contract import ModelContract
 from deepfake_monitor.realtime.errors import ModelError, UserError
+from deepfake_monitor.realtime.model.contract import ModelContract
 
 from .run_folder import CONTRACT_NAME, MODEL_NAME, run_crops
 
@@ -129,7 +129,7 @@ def is_two_way_softmax(model: Any) -> bool:
 def notebook_contract(model: Any, path: Path, fake_index: int = 1) -> ModelContract:
     """What the original notebooks' models expect: RGB in [0, 1] (x / 255, no mean/std), the
     whole face box (margin 0, no alignment), a 2-way softmax with `fake_index` the fake class."""
-    from deepfake_monitor.realtime.contract import CropSpec, InputSpec, ModelCard, OutputSpec
+    from deepfake_monitor.realtime.model.contract import CropSpec, InputSpec, ModelCard, OutputSpec
 
     if fake_index not in (0, 1):
         raise UserError(f"--fake-index must be 0 or 1 for a 2-way softmax, not {fake_index}")

@@ -1,4 +1,5 @@
-"""Writing the model contract into ONNX files (the runtime reads it; see realtime/contract.py)."""
+"""Writing the model contract into ONNX files (the runtime reads it; see
+realtime/model/contract.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import onnx
 
-from deepfake_monitor.realtime.contract import METADATA_KEY, ModelContract
+from deepfake_monitor.realtime.model.contract import METADATA_KEY, ModelContract
 
 
 def embed_contract(model: onnx.ModelProto, contract: ModelContract) -> onnx.ModelProto:

@@ -13,8 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from deepfake_monitor.realtime.contract import ModelContract
 from deepfake_monitor.realtime.errors import ModelError, UserError
+from deepfake_monitor.realtime.model.contract import ModelContract
 
 # ONNX Runtime's type strings, named as numpy names them
 _TYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8", "tensor(int8)": "int8",

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from deepfake_monitor.realtime.contract import ModelContract
 from deepfake_monitor.realtime.errors import UserError
+from deepfake_monitor.realtime.model.contract import ModelContract
 
 from .run_folder import CONFIG_NAME, run_crops
 
@@ -169,7 +169,7 @@ def p_fake(outputs: Sequence[np.ndarray], contract: ModelContract) -> np.ndarray
     """P(fake) as DeepfakeClassifier.postprocess computes it."""
     from types import SimpleNamespace
 
-    from deepfake_monitor.realtime.classifier import DeepfakeClassifier
+    from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier
 
     return DeepfakeClassifier.postprocess(SimpleNamespace(contract=contract),  # type: ignore[arg-type]
                                           list(outputs)).astype(np.float64)

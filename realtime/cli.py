@@ -343,9 +343,9 @@ def _add_plugin_commands(sub: Any) -> None:
 
 
 def _load_engine(args: argparse.Namespace) -> tuple[Any, Any, float]:
-    from .backend import parse_providers
-    from .classifier import DeepfakeClassifier, InferenceService
     from .detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
+    from .model.backend import parse_providers
+    from .model.classifier import DeepfakeClassifier, InferenceService
 
     providers = parse_providers(args.providers)
     classifier = DeepfakeClassifier(args.model, providers=providers)
@@ -509,7 +509,7 @@ def _scan_on_cluster(args: argparse.Namespace, files: Sequence[Path], problems: 
             err.print(f"{PROG}: error: {clean(message)}", markup=False, highlight=False,
                       soft_wrap=True)
 
-    from .classifier import resolve_model_path
+    from .model.classifier import resolve_model_path
 
     model_path = resolve_model_path(args.model)
 
@@ -721,10 +721,10 @@ def _watch_on_cluster(args: argparse.Namespace, specs: list[Any], failures: int)
 def cmd_bench(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from .backend import parse_providers
     from .bench.render import render
     from .bench.results import PARTS, BenchConfig
     from .bench.run import run_bench
+    from .model.backend import parse_providers
     from .outputs import atomic_write, check_output_file
 
     if args.json and args.json != "-":

@@ -64,7 +64,7 @@ class EngineSpec:
 
     @classmethod
     def from_args(cls, args: Any) -> EngineSpec:
-        from .backend import parse_providers
+        from .model.backend import parse_providers
 
         providers = parse_providers(args.providers)
         model = os.path.abspath(args.model) if args.model else None
@@ -75,9 +75,9 @@ class EngineSpec:
 
     def load(self) -> tuple[Any, Any, float]:
         """(detector, started InferenceService, threshold), as the local commands load them."""
-        from .classifier import DeepfakeClassifier, InferenceService
         from .detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
         from .frame_limit import set_max_pixels
+        from .model.classifier import DeepfakeClassifier, InferenceService
 
         if self.max_pixels:
             set_max_pixels(self.max_pixels)

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .classifier import InferenceService
 from .crop import crop_faces
 from .detector import FaceDetection, FaceDetector
+from .model.classifier import InferenceService
 from .sources import Frame, VideoSource
 from .tracking import (
     DISCONNECTED,

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .classifier import InferenceService
 from .detector import FaceDetector
 from .errors import SourceError
+from .model.classifier import InferenceService
 from .overlays import (
     BoxAnnotator,
     HeaderAnnotator,

@@ -34,7 +34,7 @@ SCREEN = (1600, 900)
 def pick_model(requested: str | None, workdir: Path) -> str | None:
     if requested:
         return requested
-    from deepfake_monitor.realtime.classifier import default_model_path
+    from deepfake_monitor.realtime.model.classifier import default_model_path
 
     if default_model_path().is_file():
         return None  # the bundled classifier

@@ -42,8 +42,8 @@ from deepfake_monitor.realtime.app.settings import AppSettings
 from deepfake_monitor.realtime.app.widgets import Tile
 from deepfake_monitor.realtime.app.window import MainWindow
 from deepfake_monitor.realtime.app.worker import engine_threads
-from deepfake_monitor.realtime.classifier import DeepfakeClassifier
 from deepfake_monitor.realtime.events import alert_record
+from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier
 from deepfake_monitor.realtime.sources import SourceState
 
 pytestmark = pytest.mark.timeout(60)
@@ -321,7 +321,7 @@ def test_model_card_and_file_names_are_shown_as_text_never_as_html_or_escapes(
     from tiny_models import redness_contract, redness_graph
 
     from deepfake_monitor.export.metadata import save_with_contract
-    from deepfake_monitor.realtime.contract import ModelCard
+    from deepfake_monitor.realtime.model.contract import ModelCard
 
     contract = dataclasses.replace(redness_contract(), card=ModelCard(
         name="<img src=x><u>Verified</u>\x1b[2J", version="<i>9</i>"))

@@ -42,7 +42,6 @@ LAYERS: dict[str, int] = {
     "log_setup": 5, "cli": 6,
     # Flat modules still waiting for their stage's package (rank = that stage's).
     "credentials": 1, "sampling": 1, "rotation": 1, "frame_limit": 1, "stream_kinds": 1,
-    "backend": 1, "contract": 1, "classifier": 1,
     "detector": 2, "face_mesh": 2, "crop": 2,
     "pipeline": 3, "tracking": 3, "verdict": 3,
     "overlays": 4, "events": 4, "report": 4, "report_schema": 4, "video_writer": 4,
@@ -212,6 +211,43 @@ def private_imports() -> list[str]:
     return problems
 
 
+def top_level_names(path: Path) -> set[str]:
+    """Names a module defines or imports at its top level (where `from m import x` finds x)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def unresolved_imports() -> list[str]:
+    """In-project imports (lazy ones too, which no test may run) of a module or a name that is
+    not there: what a move that missed one import leaves behind."""
+    everything: dict[str, Path] = {}
+    for folder in FOLDERS:
+        everything.update(modules(folder))
+    sources = dict(everything)
+    for path in sorted((REPO / "tests").glob("*.py")):
+        sources[f"tests.{path.stem}"] = path
+    problems = []
+    for name, path in sources.items():
+        for target, names, line in imports(name, path):
+            if not target.startswith(f"{ROOT}.") or target == f"{ROOT}.assets":
+                continue
+            if target not in everything:
+                problems.append(f"{rel(path)}:{line}: no module {target}")
+                continue
+            defined = top_level_names(everything[target])
+            for taken in names:
+                if taken != "*" and taken not in defined and f"{target}.{taken}" not in everything:
+                    problems.append(f"{rel(path)}:{line}: {target} has no {taken}")
+    return problems
+
+
 def oversized() -> dict[tuple[str, str], int]:
     """(kind, name) -> lines, for modules and classes over the limits whose docstring does not
     call them indivisible."""
@@ -251,6 +287,10 @@ def test_no_private_name_imported_from_another_module() -> None:
     assert private_imports() == []
 
 
+def test_every_project_import_resolves() -> None:
+    assert unresolved_imports() == []
+
+
 def test_no_oversized_module_or_class_beyond_the_known_ones() -> None:
     found = oversized()
     assert sorted(set(found) - set(KNOWN_LARGE)) == [], "new oversized module or class"
@@ -279,7 +319,8 @@ def main() -> int:
                           f"{b.removeprefix(f'{ROOT}.realtime.')}")
     for title, problems in (("upward imports", layer_violations(edges)),
                             ("forbidden imports", forbidden_imports(modules("realtime"))),
-                            ("private names imported", private_imports())):
+                            ("private names imported", private_imports()),
+                            ("unresolved imports", unresolved_imports())):
         print(f"{title}: {len(problems)}")
         for problem in problems:
             print("  " + problem)

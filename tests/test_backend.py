@@ -13,8 +13,9 @@ import onnxruntime as ort
 import pytest
 from tiny_models import build_redness_model
 
-from deepfake_monitor.realtime import backend
-from deepfake_monitor.realtime.backend import (
+from deepfake_monitor.realtime.errors import ModelError
+from deepfake_monitor.realtime.model import backend
+from deepfake_monitor.realtime.model.backend import (
     CPU,
     CUDA,
     TENSORRT,
@@ -22,7 +23,6 @@ from deepfake_monitor.realtime.backend import (
     choose_providers,
     parse_providers,
 )
-from deepfake_monitor.realtime.errors import ModelError
 
 ALL = [TENSORRT, CUDA, CPU]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from tiny_models import REDNESS_CENTRE, REDNESS_GAIN, build_redness_model, crop_redness
 
-from deepfake_monitor.realtime.classifier import DeepfakeClassifier, InferenceService
+from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
 
 
 def _expected(crops: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -124,7 +124,7 @@ def test_several_raw_logits_give_a_softmax_over_the_classes(tmp_path: Path,
     from tiny_models import redness_contract, redness_graph
 
     from deepfake_monitor.export.metadata import save_with_contract
-    from deepfake_monitor.realtime.contract import OutputSpec
+    from deepfake_monitor.realtime.model.contract import OutputSpec
 
     graph = redness_graph()
     z = graph.graph.output[0].name

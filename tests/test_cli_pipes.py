@@ -13,7 +13,7 @@ def test_output_cut_short_by_the_reader_is_not_a_traceback() -> None:
     if exe is None:
         pytest.skip("the deepfake-monitor entry point is not installed")
     # `inspect m.onnx | head -0`: the reader is gone before the first line is written
-    from deepfake_monitor.realtime.classifier import default_model_path
+    from deepfake_monitor.realtime.model.classifier import default_model_path
 
     proc = subprocess.Popen([exe, "inspect", str(default_model_path())],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)

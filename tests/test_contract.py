@@ -11,9 +11,9 @@ import pytest
 from tiny_models import build_redness_model, redness_contract, redness_graph
 
 from deepfake_monitor.export.metadata import embed_contract, read_contract
-from deepfake_monitor.realtime.classifier import DeepfakeClassifier
-from deepfake_monitor.realtime.contract import METADATA_KEY, ModelContract
 from deepfake_monitor.realtime.errors import ModelError
+from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier
+from deepfake_monitor.realtime.model.contract import METADATA_KEY, ModelContract
 
 
 def test_round_trip_through_json_and_onnx_metadata() -> None:

@@ -20,8 +20,8 @@ from conftest import astronaut_frames, write_clip
 from tiny_models import build_redness_model, redness_contract, redness_graph
 
 from deepfake_monitor.export.metadata import save_with_contract
-from deepfake_monitor.realtime.contract import ModelCard
 from deepfake_monitor.realtime.display_text import clean, escape
+from deepfake_monitor.realtime.model.contract import ModelCard
 
 pytestmark = pytest.mark.timeout(180)
 

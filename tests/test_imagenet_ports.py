@@ -329,7 +329,7 @@ def test_exported_lite0_matches_keras(tmp_path: Path) -> None:
     import onnxruntime as ort
 
     from deepfake_monitor.export.keras_export import export
-    from deepfake_monitor.realtime.contract import (
+    from deepfake_monitor.realtime.model.contract import (
         CropSpec,
         InputSpec,
         ModelCard,

@@ -18,7 +18,7 @@ from conftest import REPO
 from tiny_models import build_redness_model
 
 from deepfake_monitor.export.model_info import read_header
-from deepfake_monitor.realtime.contract import METADATA_KEY
+from deepfake_monitor.realtime.model.contract import METADATA_KEY
 
 BUNDLED = REPO / "assets" / "deepfake_classifier.onnx"
 

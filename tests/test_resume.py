@@ -120,7 +120,7 @@ def test_resume_refuses_what_is_not_a_report(
 def test_report_records_the_settings_its_results_depend_on(
     clips: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from deepfake_monitor.realtime.classifier import default_model_path
+    from deepfake_monitor.realtime.model.classifier import default_model_path
 
     report = tmp_path / "r.json"
     assert scan(capsys, clips[0], "--json", str(report), "--sample-fps", "all")[0] == 0

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from conftest import astronaut_frames, shared_clips, write_clip
 
-from deepfake_monitor.realtime.contract import ModelContract
+from deepfake_monitor.realtime.model.contract import ModelContract
 from deepfake_monitor.realtime.verdict import video_scores_from_frames
 
 SIZE = 64

@@ -14,7 +14,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from deepfake_monitor.export.metadata import save_with_contract
-from deepfake_monitor.realtime.contract import (
+from deepfake_monitor.realtime.model.contract import (
     CropSpec,
     InputSpec,
     ModelCard,

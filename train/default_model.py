@@ -356,7 +356,7 @@ def metrics_at(report: dict[str, Any], threshold: float, labels: Path) -> dict[s
 def build(recipe: Recipe, media: Path, work: Path, out: Path,
           devset: Path | None = None) -> None:
     """Steps 4-8 (after `prepare_data`)."""
-    from deepfake_monitor.realtime.contract import ModelCard, ModelContract
+    from deepfake_monitor.realtime.model.contract import ModelCard, ModelContract
     from deepfake_monitor.train.make_sample_clip import sample_half_scores
 
     from .training import load_model, read_contract
@@ -445,8 +445,8 @@ def measure_speed(model: Path, crop: Path, seconds: float = 2.0) -> dict[int, fl
     32: `deepfake-monitor bench`'s classifier part, on one of the extracted face crops."""
     import cv2
 
-    from deepfake_monitor.realtime.bench import bench_classifier
-    from deepfake_monitor.realtime.classifier import DeepfakeClassifier
+    from deepfake_monitor.realtime.bench.stages import bench_classifier
+    from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier
 
     clf = DeepfakeClassifier(model, providers=("CPUExecutionProvider",))
     crops = cv2.imread(str(crop), cv2.IMREAD_COLOR)[None]

@@ -39,10 +39,10 @@ from typing import IO
 import cv2
 import numpy as np
 
-from deepfake_monitor.realtime.contract import ModelContract
 from deepfake_monitor.realtime.crop import crop_faces
 from deepfake_monitor.realtime.detector import FaceDetection, FaceDetector
 from deepfake_monitor.realtime.errors import SourceError, UserError
+from deepfake_monitor.realtime.model.contract import ModelContract
 from deepfake_monitor.realtime.outputs import atomic_write, atomic_write_bytes, open_append
 from deepfake_monitor.realtime.sources import VideoSource, parse_source
 from deepfake_monitor.realtime.tracking import FaceTracker, TrackerConfig
@@ -105,7 +105,7 @@ def crop_settings_from_model(path: Path) -> dict[str, object]:
     if not path.is_file():
         raise UserError(f"{path}: model config not found")
     if path.suffix.lower() == ".onnx":
-        from deepfake_monitor.realtime.backend import OnnxBackend
+        from deepfake_monitor.realtime.model.backend import OnnxBackend
 
         contract = ModelContract.from_metadata(OnnxBackend(path, ["CPUExecutionProvider"]).metadata,
                                                source=str(path))

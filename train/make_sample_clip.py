@@ -154,9 +154,9 @@ def sample_half_scores(model: str | Path | None, clip: Path = DEFAULT_OUT, step:
     """P(fake) of the largest face in every `step`-th frame of a clip made by `make_clip`,
     split into its untouched first half and its manipulated second half (model None: the
     bundled default). The check that a model sees the sample's manipulation."""
-    from deepfake_monitor.realtime.classifier import DeepfakeClassifier
     from deepfake_monitor.realtime.crop import crop_faces
     from deepfake_monitor.realtime.detector import FaceDetector
+    from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier
 
     classifier = DeepfakeClassifier(model, providers=("CPUExecutionProvider",))
     detector = FaceDetector("full")

@@ -30,11 +30,11 @@ import cv2
 import numpy as np
 
 from deepfake_monitor.realtime.argtypes import add_verbose, positive_int
-from deepfake_monitor.realtime.classifier import DeepfakeClassifier, calibrated_logits
 from deepfake_monitor.realtime.crop import crop_faces, crop_matrix
 from deepfake_monitor.realtime.detector import DEFAULT_MODEL, FaceDetection, FaceDetector
 from deepfake_monitor.realtime.errors import SourceError, UserError
 from deepfake_monitor.realtime.face_mesh import FACE_OVAL, FaceMesh
+from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, calibrated_logits
 from deepfake_monitor.realtime.outputs import atomic_write_bytes, check_output_file
 
 from .extract import ReadReport, SampledFrame, read_frames, read_image
@@ -451,7 +451,7 @@ def _labels(path: Path | None) -> dict[Path, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepfake_monitor.realtime.backend import parse_providers
+    from deepfake_monitor.realtime.model.backend import parse_providers
 
     for path in args.inputs:
         if path.is_dir():

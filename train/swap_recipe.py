@@ -135,7 +135,7 @@ def held_out_clips(labels: Path) -> list[str]:
 def build(shared: Path, work: Path, out: Path, recipe: Recipe,
           devset: Path | None = None, folds: bool = False) -> dict[str, Any]:
     """Steps 3-6; returns the figures the card is written from."""
-    from deepfake_monitor.realtime.contract import ModelCard, ModelContract
+    from deepfake_monitor.realtime.model.contract import ModelCard, ModelContract
 
     from .training import read_contract
 

@@ -33,14 +33,14 @@ import numpy as np
 import tensorflow as tf
 
 from deepfake_monitor.export.keras_layers import BackbonePreprocess
-from deepfake_monitor.realtime.contract import (
+from deepfake_monitor.realtime.errors import UserError
+from deepfake_monitor.realtime.model.contract import (
     CropSpec,
     InputSpec,
     ModelCard,
     ModelContract,
     OutputSpec,
 )
-from deepfake_monitor.realtime.errors import UserError
 from deepfake_monitor.train.imagenet_ports import MIN_SIZE, PORTS, build_port
 
 from .online_fakes import Degrade, OnlineBlends

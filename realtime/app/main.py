@@ -73,7 +73,7 @@ def run_app(args: argparse.Namespace) -> int:
     from PyQt6.QtCore import QSettings
     from PyQt6.QtWidgets import QApplication
 
-    from ..backend import parse_providers
+    from ..model.backend import parse_providers
     from .window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "deepfake-monitor"])

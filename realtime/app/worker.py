@@ -35,10 +35,10 @@ import cv2
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtBoundSignal, pyqtSignal
 
-from ..classifier import DeepfakeClassifier, InferenceService
-from ..contract import ModelContract
 from ..detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
 from ..errors import SourceError, UserError
+from ..model.classifier import DeepfakeClassifier, InferenceService
+from ..model.contract import ModelContract
 from ..outputs import atomic_write_bytes
 from ..overlays import (
     DEFAULT_ANNOTATORS,

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from ..classifier import InferenceService
 from ..detector import FaceDetector
 from ..errors import UserError
+from ..model.classifier import InferenceService
 from ..pipeline import AnalysisConfig, FrameResult, StreamAnalyzer
 from ..sources import SourceKind, SourceSpec, VideoSource
 from .results import BACKLOG_WINDOW_S, LiveResult, StreamStats

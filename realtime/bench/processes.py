@@ -14,10 +14,10 @@ from typing import Any
 
 import cv2
 
-from ..classifier import DeepfakeClassifier
 from ..crop import crop_faces
 from ..detector import FaceDetector
 from ..errors import SourceError, UserError
+from ..model.classifier import DeepfakeClassifier
 from ..sources import keeps_frame
 from .results import BenchConfig, NaiveResult, ScanResult
 
@@ -116,7 +116,7 @@ def _naive_main(argv: Sequence[str]) -> int:
     import argparse
 
     from ..argtypes import sample_fps
-    from ..backend import parse_providers
+    from ..model.backend import parse_providers
 
     p = argparse.ArgumentParser(prog="deepfake-monitor bench --naive")
     p.add_argument("--naive", required=True, metavar="VIDEO")

@@ -13,9 +13,9 @@ from typing import Any
 
 import cv2
 
-from ..classifier import DeepfakeClassifier, InferenceService
 from ..detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
 from ..errors import UserError
+from ..model.classifier import DeepfakeClassifier, InferenceService
 from .clips import make_clip, probe_video
 from .live import run_live
 from .processes import median_run, run_naive, run_scan

@@ -12,9 +12,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..classifier import DeepfakeClassifier
 from ..crop import crop_faces
 from ..detector import FaceDetector
+from ..model.classifier import DeepfakeClassifier
 from ..sources import SourceKind, SourceSpec, VideoSource, keeps_frame
 from .results import (
     CLASSIFIER_BATCHES,

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .errors import ModelError
+from ..errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ModelError
 from .backend import OnnxBackend
 from .contract import ModelContract
-from .errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from .errors import ModelError
+from ..errors import ModelError
 
 METADATA_KEY = "deepfake_monitor"
 SCHEMA_VERSION = 1
