@@ -1,4 +1,4 @@
-"""Convert MediaPipe's 468-point face mesh (TFLite) to ONNX for realtime/face_mesh.py.
+"""Convert MediaPipe's 468-point face mesh (TFLite) to ONNX for realtime/faces/face_mesh.py.
 
 Same recipe as convert_blazeface.py, whose graph edits it reuses: tf2onnx, a dynamic batch
 axis, constants named by first use (the output is byte-for-byte reproducible), then checks that
@@ -69,8 +69,8 @@ def test_inputs() -> np.ndarray:
     turned 30 degrees, and a face-sized patch of the coffee photo (no face)."""
     from skimage import data
 
-    from deepfake_monitor.realtime.detector import FaceDetection, FaceDetector
-    from deepfake_monitor.realtime.face_mesh import crop_inputs
+    from deepfake_monitor.realtime.faces.detector import FaceDetection, FaceDetector
+    from deepfake_monitor.realtime.faces.face_mesh import crop_inputs
 
     astronaut = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     turn = cv2.getRotationMatrix2D((256.0, 256.0), 30.0, 1.0)

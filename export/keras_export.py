@@ -215,8 +215,8 @@ def astronaut_crops(contract: ModelContract, limit: int) -> list[np.ndarray]:
     import cv2
     from skimage import data
 
-    from deepfake_monitor.realtime.crop import crop_faces
-    from deepfake_monitor.realtime.detector import FaceDetector
+    from deepfake_monitor.realtime.faces.crop import crop_faces
+    from deepfake_monitor.realtime.faces.detector import FaceDetector
 
     frame = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     faces = FaceDetector().detect(frame)

@@ -343,7 +343,7 @@ def _add_plugin_commands(sub: Any) -> None:
 
 
 def _load_engine(args: argparse.Namespace) -> tuple[Any, Any, float]:
-    from .detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
+    from .faces.detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
     from .model.backend import parse_providers
     from .model.classifier import DeepfakeClassifier, InferenceService
 

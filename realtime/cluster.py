@@ -75,7 +75,7 @@ class EngineSpec:
 
     def load(self) -> tuple[Any, Any, float]:
         """(detector, started InferenceService, threshold), as the local commands load them."""
-        from .detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
+        from .faces.detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
         from .frame_limit import set_max_pixels
         from .model.classifier import DeepfakeClassifier, InferenceService
 

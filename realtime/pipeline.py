@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .crop import crop_faces
-from .detector import FaceDetection, FaceDetector
+from .faces.crop import crop_faces
+from .faces.detector import FaceDetection, FaceDetector
 from .model.classifier import InferenceService
 from .sources import Frame, VideoSource
 from .tracking import (

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .detector import FaceDetector
 from .errors import SourceError
+from .faces.detector import FaceDetector
 from .model.classifier import InferenceService
 from .overlays import (
     BoxAnnotator,

@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from .detector import FaceDetector
 from .display_text import clean
 from .errors import SourceError
 from .events import EventLog, alert_record, status_record
+from .faces.detector import FaceDetector
 from .model.classifier import InferenceService
 from .pipeline import AlertEvent, AnalysisConfig, FrameResult, StreamAnalyzer
 from .sources import SourceSpec, SourceState, StatusEvent, VideoSource

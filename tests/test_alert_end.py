@@ -16,8 +16,8 @@ from conftest import astronaut_frames, write_clip
 from tiny_models import build_redness_model
 
 from deepfake_monitor.realtime import sources
-from deepfake_monitor.realtime.detector import FaceDetector
 from deepfake_monitor.realtime.events import EventLog, alert_record
+from deepfake_monitor.realtime.faces.detector import FaceDetector
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
 from deepfake_monitor.realtime.pipeline import AlertEvent, AnalysisConfig, StreamAnalyzer
 from deepfake_monitor.realtime.sources import VideoSource, parse_source

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from deepfake_monitor.realtime.crop import crop_face, crop_faces, crop_geometry, crop_matrix
-from deepfake_monitor.realtime.detector import FaceDetection, FaceDetector
+from deepfake_monitor.realtime.faces.crop import crop_face, crop_faces, crop_geometry, crop_matrix
+from deepfake_monitor.realtime.faces.detector import FaceDetection, FaceDetector
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from deepfake_monitor.assets import ASSETS_DIR
-from deepfake_monitor.realtime.crop import crop_faces
-from deepfake_monitor.realtime.detector import FaceDetector
+from deepfake_monitor.realtime.faces.crop import crop_faces
+from deepfake_monitor.realtime.faces.detector import FaceDetector
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, default_model_path
 from deepfake_monitor.train.make_sample_clip import sample_half_scores
 

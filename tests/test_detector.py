@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from conftest import shared_clips
 
-from deepfake_monitor.realtime.detector import (
+from deepfake_monitor.realtime.errors import ModelError
+from deepfake_monitor.realtime.faces.detector import (
     DEFAULT_MODEL,
     FaceDetection,
     FaceDetector,
     ssd_anchors,
     weighted_nms,
 )
-from deepfake_monitor.realtime.errors import ModelError
 
 # The astronaut photo's face, read off the 512x512 image by hand: pupils of the subject's right
 # eye (image left) and left eye, nose tip, mouth centre, and a box from hairline to chin.

@@ -17,8 +17,8 @@ import onnx  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 from deepfake_monitor.realtime.cli import main  # noqa: E402
-from deepfake_monitor.realtime.crop import crop_faces  # noqa: E402
-from deepfake_monitor.realtime.detector import FaceDetector  # noqa: E402
+from deepfake_monitor.realtime.faces.crop import crop_faces  # noqa: E402
+from deepfake_monitor.realtime.faces.detector import FaceDetector  # noqa: E402
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier  # noqa: E402
 from deepfake_monitor.realtime.model.contract import (  # noqa: E402
     CropSpec,

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from conftest import SHARED_MEDIA
 
-from deepfake_monitor.realtime.detector import FaceDetection, FaceDetector
 from deepfake_monitor.realtime.errors import ModelError
-from deepfake_monitor.realtime.face_mesh import (
+from deepfake_monitor.realtime.faces.detector import FaceDetection, FaceDetector
+from deepfake_monitor.realtime.faces.face_mesh import (
     FACE_OVAL,
     INPUT_SIZE,
     LEFT_EYE,

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from deepfake_monitor.realtime.crop import crop_face
-from deepfake_monitor.realtime.detector import FaceDetector
+from deepfake_monitor.realtime.faces.crop import crop_face
+from deepfake_monitor.realtime.faces.detector import FaceDetector
 from deepfake_monitor.train import sbi
 from deepfake_monitor.train.online_fakes import (
     Degrade,
@@ -87,7 +87,7 @@ def test_mesh_swap_renders_the_donor_in_the_targets_pose(astronaut_bgr: np.ndarr
     """A swap by the face mesh: the donor face (here the astronaut mirrored and turned, so its
     pose differs) is warped triangle by triangle onto the target's landmarks; the result
     changes the face only, and the warped donor's landmarks land on the target's."""
-    from deepfake_monitor.realtime.face_mesh import FaceMesh
+    from deepfake_monitor.realtime.faces.face_mesh import FaceMesh
     from deepfake_monitor.train.online_fakes import face_meshes, mesh_fit
 
     detector, mesh = FaceDetector("full"), FaceMesh()

@@ -14,7 +14,7 @@ import pytest
 from conftest import astronaut_frames, write_clip
 from tiny_models import build_redness_model
 
-from deepfake_monitor.realtime.detector import FaceDetector
+from deepfake_monitor.realtime.faces.detector import FaceDetector
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
 from deepfake_monitor.realtime.overlays import LabelAnnotator, annotate, risk_colour
 from deepfake_monitor.realtime.pipeline import (

@@ -13,9 +13,9 @@ from onnx import TensorProto, helper, numpy_helper
 from tiny_models import REDNESS_CENTRE, REDNESS_GAIN, redness_contract
 
 from deepfake_monitor.export.metadata import save_with_contract
-from deepfake_monitor.realtime.crop import crop_faces
-from deepfake_monitor.realtime.detector import FaceDetector
-from deepfake_monitor.realtime.face_mesh import FACE_OVAL, NOSE_TIP, FaceMesh
+from deepfake_monitor.realtime.faces.crop import crop_faces
+from deepfake_monitor.realtime.faces.detector import FaceDetector
+from deepfake_monitor.realtime.faces.face_mesh import FACE_OVAL, NOSE_TIP, FaceMesh
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier
 from deepfake_monitor.train.saliency import (
     GREY,

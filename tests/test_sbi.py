@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import shared_clips
 
-from deepfake_monitor.realtime.detector import FaceDetection, FaceDetector
+from deepfake_monitor.realtime.faces.detector import FaceDetection, FaceDetector
 from deepfake_monitor.train import sbi
 
 
@@ -110,7 +110,7 @@ def test_face_swap_replaces_the_face_region(astronaut_bgr: np.ndarray,
 def test_face_patch_gives_the_same_fake_as_the_full_frame(astronaut_bgr: np.ndarray,
                                                           detector: FaceDetector) -> None:
     """Training keeps only the region around a face; a fake made there must be the same."""
-    from deepfake_monitor.realtime.crop import crop_faces
+    from deepfake_monitor.realtime.faces.crop import crop_faces
 
     face = _face(detector, astronaut_bgr)
     patch, moved = sbi.face_patch(astronaut_bgr, face)

@@ -92,7 +92,7 @@ def manipulated_frames(frames: Iterator[np.ndarray], count: int, manipulate_from
     misregistration and mask deformation, relative to the face (the mask follows the landmarks
     BlazeFace finds in each frame).
     """
-    from deepfake_monitor.realtime.detector import FaceDetector
+    from deepfake_monitor.realtime.faces.detector import FaceDetector
 
     detector = FaceDetector("full")
     config = sample_config()
@@ -154,8 +154,8 @@ def sample_half_scores(model: str | Path | None, clip: Path = DEFAULT_OUT, step:
     """P(fake) of the largest face in every `step`-th frame of a clip made by `make_clip`,
     split into its untouched first half and its manipulated second half (model None: the
     bundled default). The check that a model sees the sample's manipulation."""
-    from deepfake_monitor.realtime.crop import crop_faces
-    from deepfake_monitor.realtime.detector import FaceDetector
+    from deepfake_monitor.realtime.faces.crop import crop_faces
+    from deepfake_monitor.realtime.faces.detector import FaceDetector
     from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier
 
     classifier = DeepfakeClassifier(model, providers=("CPUExecutionProvider",))

@@ -11,7 +11,7 @@ Keras-side JPEG/scaling/blur/noise of `training.augment_image`) is drawn indepen
 sample after blending, so both classes see the same distribution of them.
 
 Masks come from the face's own contour when the face mesh model is bundled
-(`realtime/face_mesh.py`: the convex hull of MediaPipe's face-oval landmarks, then deformed,
+(`realtime/faces/face_mesh.py`: the convex hull of MediaPipe's face-oval landmarks, then deformed,
 eroded or dilated and feathered as in the paper), else from the six BlazeFace landmarks.
 """
 
@@ -27,8 +27,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from deepfake_monitor.realtime.detector import FaceDetection
 from deepfake_monitor.realtime.errors import UserError
+from deepfake_monitor.realtime.faces.detector import FaceDetection
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +101,10 @@ def read_crop(path: str, size: int) -> np.ndarray:
 
 
 def load_face_mesh() -> Any | None:
-    """The bundled face mesh (realtime/face_mesh.py), or None where it cannot be loaded (the
+    """The bundled face mesh (realtime/faces/face_mesh.py), or None where it cannot be loaded (the
     six-landmark outline is used then, with a warning)."""
     try:
-        from deepfake_monitor.realtime.face_mesh import FaceMesh
+        from deepfake_monitor.realtime.faces.face_mesh import FaceMesh
     except ImportError:
         return None
     try:
@@ -137,7 +137,7 @@ def face_meshes(images: Sequence[np.ndarray], faces: Sequence[FaceDetection | No
 def face_outlines(images: Sequence[np.ndarray], faces: Sequence[FaceDetection | None],
                   mesh: Any | None = None) -> list[np.ndarray | None]:
     """The face-oval contour (K, 2) of each image's face (see `face_meshes`)."""
-    from deepfake_monitor.realtime.face_mesh import FACE_OVAL
+    from deepfake_monitor.realtime.faces.face_mesh import FACE_OVAL
 
     return [None if m is None else m[list(FACE_OVAL)]
             for m in face_meshes(images, faces, mesh)]
@@ -156,8 +156,8 @@ class OnlineBlends:
     def __init__(self, reals: Sequence[Any], fakes: Sequence[Any], size: int,
                  share: float, blend: str = "strong", seed: int = 0, swap: float = 0.0,
                  degradations: Degrade | None = None, mesh: bool = True) -> None:
-        from deepfake_monitor.realtime.detector import FaceDetector
-        from deepfake_monitor.realtime.face_mesh import FACE_OVAL
+        from deepfake_monitor.realtime.faces.detector import FaceDetector
+        from deepfake_monitor.realtime.faces.face_mesh import FACE_OVAL
 
         from .sbi import BLEND_PRESETS
 

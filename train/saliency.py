@@ -30,10 +30,10 @@ import cv2
 import numpy as np
 
 from deepfake_monitor.realtime.argtypes import add_verbose, positive_int
-from deepfake_monitor.realtime.crop import crop_faces, crop_matrix
-from deepfake_monitor.realtime.detector import DEFAULT_MODEL, FaceDetection, FaceDetector
 from deepfake_monitor.realtime.errors import SourceError, UserError
-from deepfake_monitor.realtime.face_mesh import FACE_OVAL, FaceMesh
+from deepfake_monitor.realtime.faces.crop import crop_faces, crop_matrix
+from deepfake_monitor.realtime.faces.detector import DEFAULT_MODEL, FaceDetection, FaceDetector
+from deepfake_monitor.realtime.faces.face_mesh import FACE_OVAL, FaceMesh
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, calibrated_logits
 from deepfake_monitor.realtime.outputs import atomic_write_bytes, check_output_file
 

@@ -32,7 +32,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from deepfake_monitor.realtime.detector import FaceDetection
+from deepfake_monitor.realtime.faces.detector import FaceDetection
 
 RIGHT_EYE, LEFT_EYE, NOSE, MOUTH, RIGHT_EAR, LEFT_EAR = range(6)
 
@@ -516,7 +516,7 @@ def mesh_swap(target_frame: np.ndarray, target_face: FaceDetection, target_mesh:
     _check_frame(source_frame)
     cfg = config or SBIConfig()
     if oval is None:
-        from deepfake_monitor.realtime.face_mesh import FACE_OVAL as oval
+        from deepfake_monitor.realtime.faces.face_mesh import FACE_OVAL as oval
     target_mesh = np.asarray(target_mesh, np.float32)
     warped, covered = mesh_warp(source_frame, source_mesh, target_mesh, target_frame.shape)
     # beyond the mesh the target stays itself, so a feathered edge there changes nothing

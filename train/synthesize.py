@@ -30,8 +30,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from deepfake_monitor.realtime.detector import FaceDetection, FaceDetector
 from deepfake_monitor.realtime.errors import UserError
+from deepfake_monitor.realtime.faces.detector import FaceDetection, FaceDetector
 from deepfake_monitor.realtime.scan import VIDEO_EXTENSIONS
 
 from .layouts import IMAGE_EXTENSIONS

@@ -35,8 +35,8 @@ import cv2
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtBoundSignal, pyqtSignal
 
-from ..detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
 from ..errors import SourceError, UserError
+from ..faces.detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
 from ..model.classifier import DeepfakeClassifier, InferenceService
 from ..model.contract import ModelContract
 from ..outputs import atomic_write_bytes

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..detector import FaceDetector
 from ..errors import UserError
+from ..faces.detector import FaceDetector
 from ..model.classifier import InferenceService
 from ..pipeline import AnalysisConfig, FrameResult, StreamAnalyzer
 from ..sources import SourceKind, SourceSpec, VideoSource

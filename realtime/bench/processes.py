@@ -14,9 +14,9 @@ from typing import Any
 
 import cv2
 
-from ..crop import crop_faces
-from ..detector import FaceDetector
 from ..errors import SourceError, UserError
+from ..faces.crop import crop_faces
+from ..faces.detector import FaceDetector
 from ..model.classifier import DeepfakeClassifier
 from ..sources import keeps_frame
 from .results import BenchConfig, NaiveResult, ScanResult

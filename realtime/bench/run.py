@@ -13,8 +13,8 @@ from typing import Any
 
 import cv2
 
-from ..detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
 from ..errors import UserError
+from ..faces.detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
 from ..model.classifier import DeepfakeClassifier, InferenceService
 from .clips import make_clip, probe_video
 from .live import run_live

@@ -12,8 +12,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..crop import crop_faces
-from ..detector import FaceDetector
+from ..faces.crop import crop_faces
+from ..faces.detector import FaceDetector
 from ..model.classifier import DeepfakeClassifier
 from ..sources import SourceKind, SourceSpec, VideoSource, keeps_frame
 from .results import (

@@ -24,10 +24,10 @@ import numpy as np
 
 from deepfake_monitor.assets import ASSETS_DIR
 
+from ..errors import ModelError
+from ..model.backend import OnnxBackend
 from .crop import crop_matrix
 from .detector import LOGIT_CLIP, FaceDetection
-from .errors import ModelError
-from .model.backend import OnnxBackend
 
 MODEL_FILE = "face_mesh.onnx"
 INPUT_SIZE = 192

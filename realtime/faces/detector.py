@@ -25,8 +25,8 @@ import numpy as np
 
 from deepfake_monitor.assets import ASSETS_DIR
 
-from .errors import ModelError
-from .model.backend import OnnxBackend
+from ..errors import ModelError
+from ..model.backend import OnnxBackend
 
 BUNDLED_MODELS: dict[str, str] = {
     "short": "blazeface_short.onnx",
