@@ -87,7 +87,7 @@ positive = ranged(float, 0.0, lo_open=True)
 positive_int = ranged(int, 1)
 count = ranged(int, 0)
 finite = ranged(float)
-# the uncertain band either side of the threshold (realtime/verdict.py); 0 turns it off
+# the uncertain band either side of the threshold (realtime/analysis/verdict.py); 0 turns it off
 band = ranged(float, 0.0, 0.5)
 
 

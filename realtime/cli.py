@@ -97,7 +97,7 @@ STREAM_URLS = "rtsp://, rtsps://, http(s)://, rtmp://, rtmps://, srt://, udp://,
 
 
 def _add_band(p: argparse.ArgumentParser) -> None:
-    from .verdict import UNCERTAIN_BAND
+    from .analysis.verdict import UNCERTAIN_BAND
 
     p.add_argument("--uncertain-band", type=band, default=UNCERTAIN_BAND, metavar="P",
                    help="a face or video whose P(fake) is within this of the threshold (either "
@@ -396,9 +396,9 @@ def _warn_paths(what: str, paths: Sequence[str], limit: int = 5) -> None:
 def cmd_scan(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from .analysis.pipeline import AnalysisConfig
     from .display_text import clean
     from .labelled_metrics import read_labels
-    from .pipeline import AnalysisConfig
     from .report import VideoReport
     from .report_order import in_input_order
     from .resume import Resume
@@ -545,13 +545,13 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
     `settings` (run_settings.py) go into the JSON report with the folder paths start from."""
     from rich.console import Console
 
+    from .analysis.verdict import threshold_text
     from .display_text import escape
     from .labelled_metrics import LabelledVideo, labelled_metrics, metrics_table
     from .report import report_dict, write_csv, write_json
     from .run_settings import report_header
     from .stdout_output import to_stdout
     from .summary_table import print_whole, summary_table
-    from .verdict import threshold_text
 
     for r in reports:  # a cluster worker's too: verdicts take this run's band
         r.band = args.uncertain_band
@@ -598,12 +598,12 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
+    from .analysis.pipeline import AnalysisConfig
+    from .analysis.tracking import SmoothingConfig
     from .display_text import clean
     from .events import EventLog
     from .outputs import check_output_file
-    from .pipeline import AnalysisConfig
     from .sources import SourceKind, parse_source
-    from .tracking import SmoothingConfig
     from .watch import WatchSession
 
     if args.events:

@@ -180,7 +180,7 @@ class ScanWorker:
         return self.info_
 
     def scan(self, job: FileJob) -> FileDone:
-        from .pipeline import AnalysisConfig
+        from .analysis.pipeline import AnalysisConfig
         from .scan import scan_file
 
         if self.engine is None:
@@ -605,9 +605,9 @@ class WatchWorker:
     """A Ray actor: one source, its analyzer and models, events kept for the driver."""
 
     def __init__(self, spec: Any, engine: EngineSpec, settings: WatchSettings) -> None:
+        from .analysis.pipeline import AnalysisConfig
+        from .analysis.tracking import SmoothingConfig
         from .events import EventLog
-        from .pipeline import AnalysisConfig
-        from .tracking import SmoothingConfig
         from .watch import WatchSession
 
         loaded, self.info_ = _load_worker(engine)

@@ -20,10 +20,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from .analysis.pipeline import AlertEvent
+from .analysis.tracking import BELOW_THRESHOLD
 from .outputs import atomic_write, open_append
-from .pipeline import AlertEvent
 from .sources import StatusEvent, mask_credentials
-from .tracking import BELOW_THRESHOLD
 
 
 def _iso(ts: float) -> str:

@@ -1,7 +1,8 @@
 """`scan --labels`: how well a model separates labelled fake and real videos.
 
-Each video's score is the report's (the runtime's video-level rule, realtime/verdict.py), so the
-figures are those of the verdicts a user sees, not of single frames. Fake is the positive class.
+Each video's score is the report's (the runtime's video-level rule,
+realtime/analysis/verdict.py), so the figures are those of the verdicts a user sees, not of
+single frames. Fake is the positive class.
 Videos without a score (no face, errors) never vanish from the figures: they are counted and
 listed beside the rates, which are over the videos with a score. numpy only: the runtime does
 not depend on scikit-learn (the tests compare against it).
@@ -17,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .analysis.verdict import threshold_text, verdict
 from .errors import UserError
-from .verdict import threshold_text, verdict
 
 LABEL_VALUES = {"1": True, "fake": True, "0": False, "real": False}
 BLANK_GROUP = "(blank)"
@@ -260,7 +261,7 @@ def labelled_metrics(videos: Sequence[LabelledVideo], threshold: float, labels: 
         "threshold": threshold,
         "uncertain_band": band,
         "positive": "fake",
-        "score": "the report's video score (realtime/verdict.py)",
+        "score": "the report's video score (realtime/analysis/verdict.py)",
         "rates_over": "videos with a score (no-face and error videos are counted apart); "
                       "flagged and caught: verdict fake; uncertain: verdict uncertain",
         "overall": group_metrics(videos, threshold, basis=BASIS_ALL, band=band),

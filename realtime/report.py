@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .analysis.verdict import UNCERTAIN_BAND, TrackScore, track_scores, verdict, video_score
 from .errors import UserError
 from .outputs import atomic_write
 from .report_schema import SchemaError, check_report, parse_report, refuse
-from .verdict import UNCERTAIN_BAND, TrackScore, track_scores, verdict, video_score
 
 Status = Literal["ok", "no-face", "error"]
 

@@ -13,8 +13,8 @@ import json
 import math
 from typing import Any
 
+from .analysis.verdict import VERDICTS, verdict
 from .errors import UserError
-from .verdict import VERDICTS, verdict
 
 STATUSES = ("ok", "no-face", "error")
 LABELS = ("fake", "real")

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .verdict import MIN_TRACK_SAMPLES, MIN_WINDOW_SAMPLES, UNCERTAIN_BAND, WINDOW_S
+from .analysis.verdict import MIN_TRACK_SAMPLES, MIN_WINDOW_SAMPLES, UNCERTAIN_BAND, WINDOW_S
 
 VIDEO_RULE = (f"track: highest mean P(fake) over {WINDOW_S:g} s windows of >= "
               f"{MIN_WINDOW_SAMPLES} samples; video: highest track of >= {MIN_TRACK_SAMPLES} "

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .analysis.pipeline import AnalysisConfig, FrameResult, StreamAnalyzer
 from .errors import SourceError
 from .faces.detector import FaceDetector
 from .model.classifier import InferenceService
@@ -18,7 +19,6 @@ from .overlays import (
     MeterAnnotator,
     annotate,
 )
-from .pipeline import AnalysisConfig, FrameResult, StreamAnalyzer
 from .report import TimelineEntry, VideoReport
 from .sources import SourceKind, SourceSpec, VideoSource, mask_credentials
 from .video_writer import H264Writer

@@ -10,15 +10,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from .analysis.pipeline import AlertEvent, AnalysisConfig, FrameResult, StreamAnalyzer
+from .analysis.tracking import BELOW_THRESHOLD
+from .analysis.verdict import threshold_text
 from .display_text import clean
 from .errors import SourceError
 from .events import EventLog, alert_record, status_record
 from .faces.detector import FaceDetector
 from .model.classifier import InferenceService
-from .pipeline import AlertEvent, AnalysisConfig, FrameResult, StreamAnalyzer
 from .sources import SourceSpec, SourceState, StatusEvent, VideoSource
-from .tracking import BELOW_THRESHOLD
-from .verdict import threshold_text
 
 log = logging.getLogger(__name__)
 

@@ -240,10 +240,10 @@ def test_status_lines_are_printed_once_each(tmp_path: Path, model: Path, face) -
     once at the end: the last line never twice."""
     import io
 
+    from deepfake_monitor.realtime.analysis.pipeline import AnalysisConfig
     from deepfake_monitor.realtime.events import EventLog
     from deepfake_monitor.realtime.faces.detector import FaceDetector
     from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
-    from deepfake_monitor.realtime.pipeline import AnalysisConfig
     from deepfake_monitor.realtime.sources import parse_source
     from deepfake_monitor.realtime.watch import WatchSession
 
@@ -270,10 +270,10 @@ def test_status_line_shows_no_stale_numbers_while_reconnecting(tmp_path: Path, m
     when a camera goes away) shows no fps, latency or faces of the frames before."""
     import io
 
+    from deepfake_monitor.realtime.analysis.pipeline import AnalysisConfig
     from deepfake_monitor.realtime.events import EventLog
     from deepfake_monitor.realtime.faces.detector import FaceDetector
     from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
-    from deepfake_monitor.realtime.pipeline import AnalysisConfig
     from deepfake_monitor.realtime.sources import SourceState, StatusEvent, parse_source
     from deepfake_monitor.realtime.watch import WatchSession
 

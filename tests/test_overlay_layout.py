@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from deepfake_monitor.realtime.analysis.pipeline import FaceResult, FrameResult
 from deepfake_monitor.realtime.overlays import (
     AMBER,
     GREEN,
@@ -20,7 +21,6 @@ from deepfake_monitor.realtime.overlays import (
     legend_items,
     place_labels,
 )
-from deepfake_monitor.realtime.pipeline import FaceResult, FrameResult
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assets" / "samples" / "astronaut_sbi.mp4"
 

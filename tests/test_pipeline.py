@@ -14,17 +14,17 @@ import pytest
 from conftest import astronaut_frames, write_clip
 from tiny_models import build_redness_model
 
-from deepfake_monitor.realtime.faces.detector import FaceDetector
-from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
-from deepfake_monitor.realtime.overlays import LabelAnnotator, annotate, risk_colour
-from deepfake_monitor.realtime.pipeline import (
+from deepfake_monitor.realtime.analysis.pipeline import (
     AlertEvent,
     AnalysisConfig,
     FrameResult,
     StreamAnalyzer,
 )
+from deepfake_monitor.realtime.analysis.tracking import SmoothingConfig
+from deepfake_monitor.realtime.faces.detector import FaceDetector
+from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
+from deepfake_monitor.realtime.overlays import LabelAnnotator, annotate, risk_colour
 from deepfake_monitor.realtime.sources import VideoSource, parse_source
-from deepfake_monitor.realtime.tracking import SmoothingConfig
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -232,7 +232,7 @@ def test_several_live_streams_share_one_session(engine, tmp_path: Path,
 
 
 def test_annotate_draws_meters_and_labels(engine, astronaut_bgr: np.ndarray) -> None:
-    from deepfake_monitor.realtime.pipeline import FaceResult
+    from deepfake_monitor.realtime.analysis.pipeline import FaceResult
 
     frame = np.full((360, 640, 3), 90, np.uint8)
     face = FaceResult(track=3, box=(100.0, 80.0, 220.0, 230.0), detection_score=0.9, p=0.8,
@@ -258,8 +258,8 @@ def test_annotate_draws_meters_and_labels(engine, astronaut_bgr: np.ndarray) -> 
 ])
 def test_labels_say_p_fake_and_the_word_of_their_colour(p: float, alert: bool, text: str,
                                                         colour: tuple[int, int, int]) -> None:
+    from deepfake_monitor.realtime.analysis.pipeline import FaceResult
     from deepfake_monitor.realtime.overlays import FONT, face_label
-    from deepfake_monitor.realtime.pipeline import FaceResult
 
     face = FaceResult(track=3, box=(100.0, 120.0, 220.0, 270.0), detection_score=0.9, p=p,
                       p_smooth=p, peak=p, alert=alert, above_s=2.0 if alert else 0.0)

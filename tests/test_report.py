@@ -9,8 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from deepfake_monitor.realtime.analysis.verdict import (
+    sustained_score,
+    track_scores,
+    verdict,
+    video_score,
+)
 from deepfake_monitor.realtime.report import TimelineEntry, VideoReport, write_csv, write_json
-from deepfake_monitor.realtime.verdict import sustained_score, track_scores, verdict, video_score
 
 
 def test_video_score_is_the_most_fake_steady_face() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deepfake_monitor.realtime.tracking import (
+from deepfake_monitor.realtime.analysis.tracking import (
     FaceSmoother,
     FaceTracker,
     SmoothingConfig,

@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 from conftest import astronaut_frames, shared_clips, write_clip
 
+from deepfake_monitor.realtime.analysis.verdict import video_scores_from_frames
 from deepfake_monitor.realtime.model.contract import ModelContract
-from deepfake_monitor.realtime.verdict import video_scores_from_frames
 
 SIZE = 64
 

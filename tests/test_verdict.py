@@ -1,13 +1,13 @@
-"""The video-level rule at its edges (realtime/verdict.py, README "Video-level rule"): a score
-exactly at the threshold, tracks of 3 to 5 samples, many samples in under a second, and windows
-next to gaps in detection. Expected values are worked out by hand in the comments."""
+"""The video-level rule at its edges (realtime/analysis/verdict.py, README "Video-level rule"):
+a score exactly at the threshold, tracks of 3 to 5 samples, many samples in under a second, and
+windows next to gaps in detection. Expected values are worked out by hand in the comments."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from deepfake_monitor.realtime.verdict import (
+from deepfake_monitor.realtime.analysis.verdict import (
     sustained_score,
     track_scores,
     verdict,
@@ -85,7 +85,7 @@ def test_samples_out_of_order_score_as_in_order() -> None:
 
 
 def test_three_states_around_the_threshold_and_their_edges() -> None:
-    from deepfake_monitor.realtime.verdict import band_edges, threshold_text
+    from deepfake_monitor.realtime.analysis.verdict import band_edges, threshold_text
 
     # 0.5 +- 0.1: below 0.4 real, [0.4, 0.6) uncertain, from 0.6 fake
     assert [verdict(p, 0.5, 0.1) for p in (0.39, 0.4, 0.5, 0.5999, 0.6, 1.0)] == \

@@ -12,9 +12,9 @@ import pytest
 from conftest import astronaut_frames, write_clip
 from tiny_models import build_redness_model
 
+from deepfake_monitor.realtime.analysis.pipeline import FaceResult, FrameResult
 from deepfake_monitor.realtime.cli import main
 from deepfake_monitor.realtime.overlays import FONT, HeaderAnnotator, annotate, wrap_items
-from deepfake_monitor.realtime.pipeline import FaceResult, FrameResult
 from deepfake_monitor.realtime.video_writer import H264Writer
 
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from deepfake_monitor.realtime.analysis.verdict import video_scores_from_frames
 from deepfake_monitor.realtime.errors import UserError
-from deepfake_monitor.realtime.verdict import video_scores_from_frames
 
 METRICS_NAME = "metrics.json"
 

@@ -1,7 +1,7 @@
 """The app's words, colours and numbers for a face's state, one definition each.
 
 A face is real, uncertain or fake by its smoothed P(fake) against the threshold and the band
-around it (realtime/verdict.py); the colours are the annotated video's (overlays.py). An
+around it (realtime/analysis/verdict.py); the colours are the annotated video's (overlays.py). An
 alert's number is its face's peak smoothed P(fake) since the face was first seen
 (`FaceResult.peak`, `AlertEvent.peak`): the banner, the alert log and the face panel all show
 that one number, kept current while the alert lasts, so they never disagree.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from html import escape
 
+from ..analysis.verdict import UNCERTAIN_BAND
 from ..overlays import STATE_COLOURS, STATE_WORDS, face_state, legend_items
-from ..verdict import UNCERTAIN_BAND
 
 
 def css_colour(state: str) -> str:

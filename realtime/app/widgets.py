@@ -36,12 +36,12 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ..analysis.pipeline import AlertEvent, FaceResult, FrameResult
+from ..analysis.verdict import UNCERTAIN_BAND
 from ..credentials import mask_source
 from ..display_text import clean
 from ..overlays import risk_colour
-from ..pipeline import AlertEvent, FaceResult, FrameResult
 from ..sources import SourceState, StatusEvent
-from ..verdict import UNCERTAIN_BAND
 from .devices import Webcam
 from .states import peak_text, percent, state_word
 from .worker import LoadedModel, StreamWorker

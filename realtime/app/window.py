@@ -42,13 +42,13 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ..analysis.pipeline import AlertEvent, FaceResult
+from ..analysis.verdict import UNCERTAIN_BAND, threshold_text
 from ..credentials import mask_source
 from ..display_text import clean
 from ..errors import SourceError
 from ..events import alert_record, status_record, write_event_file
-from ..pipeline import AlertEvent, FaceResult
 from ..sources import SourceKind, SourceState, StatusEvent, mask_credentials, parse_source
-from ..verdict import UNCERTAIN_BAND, threshold_text
 from .devices import list_monitors, list_webcams
 from .dialogs import ModelCardDialog, UrlDialog
 from .region import RegionPicker

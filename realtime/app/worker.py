@@ -35,6 +35,9 @@ import cv2
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtBoundSignal, pyqtSignal
 
+from ..analysis.pipeline import AlertEvent, AnalysisConfig, FrameResult, StreamAnalyzer
+from ..analysis.tracking import SmoothingConfig
+from ..analysis.verdict import UNCERTAIN_BAND
 from ..errors import SourceError, UserError
 from ..faces.detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
 from ..model.classifier import DeepfakeClassifier, InferenceService
@@ -51,7 +54,6 @@ from ..overlays import (
     MeterAnnotator,
     annotate,
 )
-from ..pipeline import AlertEvent, AnalysisConfig, FrameResult, StreamAnalyzer
 from ..sources import (
     Frame,
     SourceKind,
@@ -61,8 +63,6 @@ from ..sources import (
     VideoSource,
     mask_credentials,
 )
-from ..tracking import SmoothingConfig
-from ..verdict import UNCERTAIN_BAND
 from ..video_writer import H264Writer
 
 log = logging.getLogger(__name__)

@@ -67,7 +67,7 @@ def _inputs(clip: Path, folder: Path, n: int) -> list[Path]:
 
 
 def _local_run(files: list[Path], engine: Any, sample_fps: float | None) -> float:
-    from ..pipeline import AnalysisConfig
+    from ..analysis.pipeline import AnalysisConfig
     from ..scan import scan_files
 
     detector, service, threshold = engine.load()

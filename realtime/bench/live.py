@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.pipeline import AnalysisConfig, FrameResult, StreamAnalyzer
 from ..errors import UserError
 from ..faces.detector import FaceDetector
 from ..model.classifier import InferenceService
-from ..pipeline import AnalysisConfig, FrameResult, StreamAnalyzer
 from ..sources import SourceKind, SourceSpec, VideoSource
 from .results import BACKLOG_WINDOW_S, LiveResult, StreamStats
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .faces.crop import crop_faces
-from .faces.detector import FaceDetection, FaceDetector
-from .model.classifier import InferenceService
-from .sources import Frame, VideoSource
+from ..faces.crop import crop_faces
+from ..faces.detector import FaceDetection, FaceDetector
+from ..model.classifier import InferenceService
+from ..sources import Frame, VideoSource
 from .tracking import (
     DISCONNECTED,
     AlertChange,
@@ -354,7 +354,7 @@ class StreamAnalyzer:
             ))
 
     def _fail(self, exc: Exception) -> None:
-        from .sources import mask_credentials
+        from ..sources import mask_credentials
 
         self.error = mask_credentials(str(exc) or type(exc).__name__)
         log.error("%s: analysis stopped: %s", self.name, self.error)
