@@ -371,7 +371,7 @@ def _progress_hook(console: Any) -> tuple[Any, Callable[[str, int | None], Calla
 
 def _check_scan_outputs(args: argparse.Namespace) -> None:
     """Every output of a scan refused in one line before any work, not after it."""
-    from .outputs import check_output_dir, check_output_file
+    from .outputs.atomic import check_output_dir, check_output_file
 
     paths = [check_output_file(text, f"--{option}").resolve()
              for option, text in (("json", args.json), ("csv", args.csv)) if text and text != "-"]
@@ -398,8 +398,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     from .analysis.pipeline import AnalysisConfig
     from .display_text import clean
-    from .labelled_metrics import read_labels
-    from .report import VideoReport
+    from .outputs.labelled_metrics import read_labels
+    from .outputs.report import VideoReport
     from .report_order import in_input_order
     from .resume import Resume
     from .scan import expand_inputs, scan_files, start_source
@@ -498,7 +498,7 @@ def _scan_on_cluster(args: argparse.Namespace, files: Sequence[Path], problems: 
     """`scan --cluster`: the files analysed by the cluster's workers, the same report."""
     from .cluster import scan_command
     from .display_text import clean
-    from .report import VideoReport
+    from .outputs.report import VideoReport
     from .report_order import in_input_order
 
     def on_report(report: VideoReport) -> None:
@@ -547,8 +547,8 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
 
     from .analysis.verdict import threshold_text
     from .display_text import escape
-    from .labelled_metrics import LabelledVideo, labelled_metrics, metrics_table
-    from .report import report_dict, write_csv, write_json
+    from .outputs.labelled_metrics import LabelledVideo, labelled_metrics, metrics_table
+    from .outputs.report import report_dict, write_csv, write_json
     from .run_settings import report_header
     from .stdout_output import to_stdout
     from .summary_table import print_whole, summary_table
@@ -601,8 +601,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from .analysis.pipeline import AnalysisConfig
     from .analysis.tracking import SmoothingConfig
     from .display_text import clean
-    from .events import EventLog
-    from .outputs import check_output_file
+    from .outputs.atomic import check_output_file
+    from .outputs.events import EventLog
     from .sources import SourceKind, parse_source
     from .watch import WatchSession
 
@@ -688,7 +688,7 @@ def _watch_on_cluster(args: argparse.Namespace, specs: list[Any], failures: int)
 
     from .cluster import ClusterWatch, EngineSpec, WatchSettings, connect, disconnect
     from .display_text import clean
-    from .events import EventLog
+    from .outputs.events import EventLog
     from .sources import SourceKind
 
     # Workers open files by absolute path; names (what events say) stay as given.
@@ -725,7 +725,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .bench.results import PARTS, BenchConfig
     from .bench.run import run_bench
     from .model.backend import parse_providers
-    from .outputs import atomic_write, check_output_file
+    from .outputs.atomic import atomic_write, check_output_file
 
     if args.json and args.json != "-":
         check_output_file(args.json, "--json")

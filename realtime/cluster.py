@@ -508,7 +508,7 @@ def scan_command(args: Any, files: Sequence[Path], console: Any,
     """`scan --cluster`: `keep(path)`: the report an earlier run already holds (--resume);
     `check_model(model, threshold)` as soon as the first worker has loaded its models;
     `on_report` for each new report as it comes back (in any order)."""
-    from .report import VideoReport
+    from .outputs.report import VideoReport
 
     annotate_dir = Path(args.annotate) if args.annotate else None
     if annotate_dir is not None and not annotate_dir.is_absolute():
@@ -607,7 +607,7 @@ class WatchWorker:
     def __init__(self, spec: Any, engine: EngineSpec, settings: WatchSettings) -> None:
         from .analysis.pipeline import AnalysisConfig
         from .analysis.tracking import SmoothingConfig
-        from .events import EventLog
+        from .outputs.events import EventLog
         from .watch import WatchSession
 
         loaded, self.info_ = _load_worker(engine)
@@ -699,7 +699,7 @@ class ClusterWatch:
         run.poll_ref = run.handle.start.remote()
 
     def _status_event(self, run: _SourceRun, state: str, message: str) -> None:
-        from .events import status_record
+        from .outputs.events import status_record
         from .sources import SourceState, StatusEvent
 
         self.events.write(status_record(StatusEvent(run.spec.name, SourceState(state), message,

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .report import ExistingReport, VideoReport, read_json
+from .outputs.report import ExistingReport, VideoReport, read_json
 from .run_settings import differences
 
 KEPT_STATUSES = frozenset({"ok", "no-face"})

@@ -12,16 +12,16 @@ from .analysis.pipeline import AnalysisConfig, FrameResult, StreamAnalyzer
 from .errors import SourceError
 from .faces.detector import FaceDetector
 from .model.classifier import InferenceService
-from .overlays import (
+from .outputs.overlays import (
     BoxAnnotator,
     HeaderAnnotator,
     LabelAnnotator,
     MeterAnnotator,
     annotate,
 )
-from .report import TimelineEntry, VideoReport
+from .outputs.report import TimelineEntry, VideoReport
+from .outputs.video_writer import H264Writer
 from .sources import SourceKind, SourceSpec, VideoSource, mask_credentials
-from .video_writer import H264Writer
 
 log = logging.getLogger(__name__)
 

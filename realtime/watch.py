@@ -15,9 +15,9 @@ from .analysis.tracking import BELOW_THRESHOLD
 from .analysis.verdict import threshold_text
 from .display_text import clean
 from .errors import SourceError
-from .events import EventLog, alert_record, status_record
 from .faces.detector import FaceDetector
 from .model.classifier import InferenceService
+from .outputs.events import EventLog, alert_record, status_record
 from .sources import SourceSpec, SourceState, StatusEvent, VideoSource
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from tiny_models import build_redness_model
 from deepfake_monitor.realtime import sources
 from deepfake_monitor.realtime.analysis.pipeline import AlertEvent, AnalysisConfig, StreamAnalyzer
 from deepfake_monitor.realtime.analysis.tracking import SmoothingConfig
-from deepfake_monitor.realtime.events import EventLog, alert_record
 from deepfake_monitor.realtime.faces.detector import FaceDetector
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
+from deepfake_monitor.realtime.outputs.events import EventLog, alert_record
 from deepfake_monitor.realtime.sources import VideoSource, parse_source
 from deepfake_monitor.realtime.watch import WatchSession
 

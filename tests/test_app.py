@@ -42,8 +42,8 @@ from deepfake_monitor.realtime.app.settings import AppSettings
 from deepfake_monitor.realtime.app.widgets import Tile
 from deepfake_monitor.realtime.app.window import MainWindow
 from deepfake_monitor.realtime.app.worker import engine_threads
-from deepfake_monitor.realtime.events import alert_record
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier
+from deepfake_monitor.realtime.outputs.events import alert_record
 from deepfake_monitor.realtime.sources import SourceState
 
 pytestmark = pytest.mark.timeout(60)

@@ -42,8 +42,7 @@ LAYERS: dict[str, int] = {
     "log_setup": 5, "cli": 6,
     # Flat modules still waiting for their stage's package (rank = that stage's).
     "credentials": 1, "sampling": 1, "rotation": 1, "frame_limit": 1, "stream_kinds": 1,
-    "overlays": 4, "events": 4, "report": 4, "report_schema": 4, "video_writer": 4,
-    "labelled_metrics": 4, "report_order": 4, "stdout_output": 4, "summary_table": 4,
+    "report_order": 4, "stdout_output": 4, "summary_table": 4,
     "local_ray": 5, "cluster_connect": 5,
 }
 

@@ -15,9 +15,14 @@ from conftest import astronaut_frames, write_clip
 from tiny_models import build_redness_model
 
 from deepfake_monitor.realtime.cli import main
-from deepfake_monitor.realtime.events import EventLog, write_event_file
-from deepfake_monitor.realtime.outputs import atomic_write
-from deepfake_monitor.realtime.report import TimelineEntry, VideoReport, write_csv, write_json
+from deepfake_monitor.realtime.outputs.atomic import atomic_write
+from deepfake_monitor.realtime.outputs.events import EventLog, write_event_file
+from deepfake_monitor.realtime.outputs.report import (
+    TimelineEntry,
+    VideoReport,
+    write_csv,
+    write_json,
+)
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -241,9 +241,9 @@ def test_status_lines_are_printed_once_each(tmp_path: Path, model: Path, face) -
     import io
 
     from deepfake_monitor.realtime.analysis.pipeline import AnalysisConfig
-    from deepfake_monitor.realtime.events import EventLog
     from deepfake_monitor.realtime.faces.detector import FaceDetector
     from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
+    from deepfake_monitor.realtime.outputs.events import EventLog
     from deepfake_monitor.realtime.sources import parse_source
     from deepfake_monitor.realtime.watch import WatchSession
 
@@ -271,9 +271,9 @@ def test_status_line_shows_no_stale_numbers_while_reconnecting(tmp_path: Path, m
     import io
 
     from deepfake_monitor.realtime.analysis.pipeline import AnalysisConfig
-    from deepfake_monitor.realtime.events import EventLog
     from deepfake_monitor.realtime.faces.detector import FaceDetector
     from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
+    from deepfake_monitor.realtime.outputs.events import EventLog
     from deepfake_monitor.realtime.sources import SourceState, StatusEvent, parse_source
     from deepfake_monitor.realtime.watch import WatchSession
 

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sk_roc_curve
 
 from deepfake_monitor.realtime.errors import UserError
-from deepfake_monitor.realtime.labelled_metrics import (
+from deepfake_monitor.realtime.outputs.labelled_metrics import (
     BASIS_ALL,
     BASIS_GROUP,
     BASIS_GROUP_FAKES,

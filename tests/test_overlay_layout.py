@@ -1,5 +1,6 @@
 """Annotated frames in three states with a legend, and face labels that cover neither the
-header nor each other (realtime/overlays.py), drawn on a frame of the bundled sample clip."""
+header nor each other (realtime/outputs/overlays.py), drawn on a frame of the bundled sample
+clip."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from deepfake_monitor.realtime.analysis.pipeline import FaceResult, FrameResult
-from deepfake_monitor.realtime.overlays import (
+from deepfake_monitor.realtime.outputs.overlays import (
     AMBER,
     GREEN,
     RED,

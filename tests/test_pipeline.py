@@ -23,7 +23,7 @@ from deepfake_monitor.realtime.analysis.pipeline import (
 from deepfake_monitor.realtime.analysis.tracking import SmoothingConfig
 from deepfake_monitor.realtime.faces.detector import FaceDetector
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
-from deepfake_monitor.realtime.overlays import LabelAnnotator, annotate, risk_colour
+from deepfake_monitor.realtime.outputs.overlays import LabelAnnotator, annotate, risk_colour
 from deepfake_monitor.realtime.sources import VideoSource, parse_source
 
 pytestmark = pytest.mark.timeout(120)
@@ -259,7 +259,7 @@ def test_annotate_draws_meters_and_labels(engine, astronaut_bgr: np.ndarray) -> 
 def test_labels_say_p_fake_and_the_word_of_their_colour(p: float, alert: bool, text: str,
                                                         colour: tuple[int, int, int]) -> None:
     from deepfake_monitor.realtime.analysis.pipeline import FaceResult
-    from deepfake_monitor.realtime.overlays import FONT, face_label
+    from deepfake_monitor.realtime.outputs.overlays import FONT, face_label
 
     face = FaceResult(track=3, box=(100.0, 120.0, 220.0, 270.0), detection_score=0.9, p=p,
                       p_smooth=p, peak=p, alert=alert, above_s=2.0 if alert else 0.0)

@@ -15,7 +15,12 @@ from deepfake_monitor.realtime.analysis.verdict import (
     verdict,
     video_score,
 )
-from deepfake_monitor.realtime.report import TimelineEntry, VideoReport, write_csv, write_json
+from deepfake_monitor.realtime.outputs.report import (
+    TimelineEntry,
+    VideoReport,
+    write_csv,
+    write_json,
+)
 
 
 def test_video_score_is_the_most_fake_steady_face() -> None:

@@ -1,6 +1,7 @@
-"""`scan --resume` on a report someone edited: every field is checked (realtime/report_schema.py)
-and a report that is not one scan wrote is refused in one line, never a traceback, and never
-taken over into the new report. The report is a real scan's of a real clip, then edited.
+"""`scan --resume` on a report someone edited: every field is checked
+(realtime/outputs/report_schema.py) and a report that is not one scan wrote is refused in one
+line, never a traceback, and never taken over into the new report. The report is a real scan's
+of a real clip, then edited.
 """
 
 from __future__ import annotations

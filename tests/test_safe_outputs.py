@@ -1,5 +1,5 @@
 """Outputs are never written through a symbolic link planted where they go, and a file they
-replace keeps its mode (realtime/outputs.py): the CLI as a process, extract, the app's
+replace keeps its mode (realtime/outputs/atomic.py): the CLI as a process, extract, the app's
 snapshot, on real clips.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from conftest import astronaut_frames, write_clip
 from tiny_models import build_redness_model
 
-from deepfake_monitor.realtime.outputs import AtomicFile, atomic_write, open_append
+from deepfake_monitor.realtime.outputs.atomic import AtomicFile, atomic_write, open_append
 
 pytestmark = pytest.mark.timeout(180)
 VICTIM_TEXT = "precious: must never change\n"

@@ -91,7 +91,7 @@ def test_names_fit_beside_cells_wider_than_their_headers() -> None:
     folded the last characters of a name onto a line of their own."""
     from rich.console import Console
 
-    from deepfake_monitor.realtime.report import VideoReport
+    from deepfake_monitor.realtime.outputs.report import VideoReport
     from deepfake_monitor.realtime.summary_table import summary_table
 
     path = "/archive/2024/interviews/session-0007/astronaut_sbi.mp4"

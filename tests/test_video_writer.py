@@ -14,8 +14,13 @@ from tiny_models import build_redness_model
 
 from deepfake_monitor.realtime.analysis.pipeline import FaceResult, FrameResult
 from deepfake_monitor.realtime.cli import main
-from deepfake_monitor.realtime.overlays import FONT, HeaderAnnotator, annotate, wrap_items
-from deepfake_monitor.realtime.video_writer import H264Writer
+from deepfake_monitor.realtime.outputs.overlays import (
+    FONT,
+    HeaderAnnotator,
+    annotate,
+    wrap_items,
+)
+from deepfake_monitor.realtime.outputs.video_writer import H264Writer
 
 
 def probe(path: Path) -> dict:

@@ -324,7 +324,7 @@ def clip_threshold(scores: Sequence[float], budget: float) -> float:
 
 def videos_by_kind(report: dict[str, Any], labels: Path) -> dict[str, list[tuple[str, float]]]:
     """(path, score) of the report's scored videos, grouped by the labels' `kind`."""
-    from deepfake_monitor.realtime.labelled_metrics import read_labels
+    from deepfake_monitor.realtime.outputs.labelled_metrics import read_labels
 
     label_set = read_labels(labels)
     out: dict[str, list[tuple[str, float]]] = {}
@@ -337,7 +337,7 @@ def videos_by_kind(report: dict[str, Any], labels: Path) -> dict[str, list[tuple
 
 def metrics_at(report: dict[str, Any], threshold: float, labels: Path) -> dict[str, Any]:
     """The report's labelled metrics recomputed at another threshold."""
-    from deepfake_monitor.realtime.labelled_metrics import (
+    from deepfake_monitor.realtime.outputs.labelled_metrics import (
         LabelledVideo,
         labelled_metrics,
         read_labels,

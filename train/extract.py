@@ -44,7 +44,11 @@ from deepfake_monitor.realtime.errors import SourceError, UserError
 from deepfake_monitor.realtime.faces.crop import crop_faces
 from deepfake_monitor.realtime.faces.detector import FaceDetection, FaceDetector
 from deepfake_monitor.realtime.model.contract import ModelContract
-from deepfake_monitor.realtime.outputs import atomic_write, atomic_write_bytes, open_append
+from deepfake_monitor.realtime.outputs.atomic import (
+    atomic_write,
+    atomic_write_bytes,
+    open_append,
+)
 from deepfake_monitor.realtime.sources import VideoSource, parse_source
 
 from .layouts import VideoEntry

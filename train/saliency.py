@@ -35,7 +35,7 @@ from deepfake_monitor.realtime.faces.crop import crop_faces, crop_matrix
 from deepfake_monitor.realtime.faces.detector import DEFAULT_MODEL, FaceDetection, FaceDetector
 from deepfake_monitor.realtime.faces.face_mesh import FACE_OVAL, FaceMesh
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, calibrated_logits
-from deepfake_monitor.realtime.outputs import atomic_write_bytes, check_output_file
+from deepfake_monitor.realtime.outputs.atomic import atomic_write_bytes, check_output_file
 
 from .extract import ReadReport, SampledFrame, read_frames, read_image
 from .layouts import IMAGE_EXTENSIONS
@@ -445,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _labels(path: Path | None) -> dict[Path, str]:
     if path is None:
         return {}
-    from deepfake_monitor.realtime.labelled_metrics import read_labels
+    from deepfake_monitor.realtime.outputs.labelled_metrics import read_labels
 
     return {p: ("fake" if lab.fake else "real") for p, lab in read_labels(path).labels.items()}
 

@@ -330,7 +330,7 @@ def at_threshold(report: dict[str, Any], threshold: float) -> dict[str, Any]:
 
 
 def _label(labels: Path, path: str) -> int | None:
-    from deepfake_monitor.realtime.labelled_metrics import read_labels
+    from deepfake_monitor.realtime.outputs.labelled_metrics import read_labels
 
     found = read_labels(labels).lookup(path)
     return None if found is None else int(found.fake)

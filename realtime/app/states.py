@@ -12,7 +12,7 @@ from __future__ import annotations
 from html import escape
 
 from ..analysis.verdict import UNCERTAIN_BAND
-from ..overlays import STATE_COLOURS, STATE_WORDS, face_state, legend_items
+from ..outputs.overlays import STATE_COLOURS, STATE_WORDS, face_state, legend_items
 
 
 def css_colour(state: str) -> str:

@@ -40,7 +40,7 @@ from ..analysis.pipeline import AlertEvent, FaceResult, FrameResult
 from ..analysis.verdict import UNCERTAIN_BAND
 from ..credentials import mask_source
 from ..display_text import clean
-from ..overlays import risk_colour
+from ..outputs.overlays import risk_colour
 from ..sources import SourceState, StatusEvent
 from .devices import Webcam
 from .states import peak_text, percent, state_word

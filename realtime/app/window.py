@@ -47,7 +47,7 @@ from ..analysis.verdict import UNCERTAIN_BAND, threshold_text
 from ..credentials import mask_source
 from ..display_text import clean
 from ..errors import SourceError
-from ..events import alert_record, status_record, write_event_file
+from ..outputs.events import alert_record, status_record, write_event_file
 from ..sources import SourceKind, SourceState, StatusEvent, mask_credentials, parse_source
 from .devices import list_monitors, list_webcams
 from .dialogs import ModelCardDialog, UrlDialog

@@ -42,8 +42,8 @@ from ..errors import SourceError, UserError
 from ..faces.detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
 from ..model.classifier import DeepfakeClassifier, InferenceService
 from ..model.contract import ModelContract
-from ..outputs import atomic_write_bytes
-from ..overlays import (
+from ..outputs.atomic import atomic_write_bytes
+from ..outputs.overlays import (
     DEFAULT_ANNOTATORS,
     FONT,
     WHITE,
@@ -54,6 +54,7 @@ from ..overlays import (
     MeterAnnotator,
     annotate,
 )
+from ..outputs.video_writer import H264Writer
 from ..sources import (
     Frame,
     SourceKind,
@@ -63,7 +64,6 @@ from ..sources import (
     VideoSource,
     mask_credentials,
 )
-from ..video_writer import H264Writer
 
 log = logging.getLogger(__name__)
 

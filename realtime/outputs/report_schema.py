@@ -4,7 +4,7 @@ The report is a file anyone may have edited, and its kept videos are written bac
 a verdict that contradicts its score, a score that is no number, a card that is no object, or
 JSON nested deep enough to exhaust the parser must stop the command in one line naming the
 place, never crash it or survive into the new report. The rules are those `scan --json`
-writes by (realtime/report.py, README "Report format").
+writes by (realtime/outputs/report.py, README "Report format").
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import json
 import math
 from typing import Any
 
-from .analysis.verdict import VERDICTS, verdict
-from .errors import UserError
+from ..analysis.verdict import VERDICTS, verdict
+from ..errors import UserError
 
 STATUSES = ("ok", "no-face", "error")
 LABELS = ("fake", "real")

@@ -23,8 +23,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import UserError
-from .outputs import AtomicFile
+from ..errors import UserError
+from .atomic import AtomicFile
 
 log = logging.getLogger(__name__)
 

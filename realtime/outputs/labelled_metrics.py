@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .analysis.verdict import threshold_text, verdict
-from .errors import UserError
+from ..analysis.verdict import threshold_text, verdict
+from ..errors import UserError
 
 LABEL_VALUES = {"1": True, "fake": True, "0": False, "real": False}
 BLANK_GROUP = "(blank)"
@@ -290,7 +290,7 @@ def metrics_table(metrics: dict[str, Any]) -> Any:
     from rich import box
     from rich.table import Table
 
-    from .display_text import escape, plain
+    from ..display_text import escape, plain
 
     groups = [metrics["overall"], *metrics.get("by_kind", {}).values(),
               *metrics.get("by_source", {}).values()]

@@ -20,10 +20,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
-from .analysis.pipeline import AlertEvent
-from .analysis.tracking import BELOW_THRESHOLD
-from .outputs import atomic_write, open_append
-from .sources import StatusEvent, mask_credentials
+from ..analysis.pipeline import AlertEvent
+from ..analysis.tracking import BELOW_THRESHOLD
+from ..sources import StatusEvent, mask_credentials
+from .atomic import atomic_write, open_append
 
 
 def _iso(ts: float) -> str:

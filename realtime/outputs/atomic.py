@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from .errors import UserError
+from ..errors import UserError
 
 
 def _writable_folder(folder: Path, option: str, text: str) -> None:

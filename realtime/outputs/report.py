@@ -5,7 +5,8 @@ Field names are a public format that other tools read; keep them:
 model_sha256, threshold}, "cwd": "...", "videos": [{path, status, error, score, verdict,
 threshold, duration_s, frames_analyzed, faces: [{track, score, first_s, last_s, samples}],
 timeline: [{t, track, p, box}]}]}` (`settings` and `cwd`: realtime/run_settings.py); with
-`scan --labels`, also `label` per video and a top-level `metrics` (realtime/labelled_metrics.py).
+`scan --labels`, also `label` per video and a top-level `metrics`
+(realtime/outputs/labelled_metrics.py).
 Files are written to a temporary name and renamed, so an interrupted run never leaves half a
 report behind.
 """
@@ -18,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .analysis.verdict import UNCERTAIN_BAND, TrackScore, track_scores, verdict, video_score
-from .errors import UserError
-from .outputs import atomic_write
+from ..analysis.verdict import UNCERTAIN_BAND, TrackScore, track_scores, verdict, video_score
+from ..errors import UserError
+from .atomic import atomic_write
 from .report_schema import SchemaError, check_report, parse_report, refuse
 
 Status = Literal["ok", "no-face", "error"]

@@ -16,8 +16,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from .analysis.pipeline import FaceResult, FrameResult
-from .analysis.verdict import UNCERTAIN_BAND, band_edges, threshold_text, verdict
+from ..analysis.pipeline import FaceResult, FrameResult
+from ..analysis.verdict import UNCERTAIN_BAND, band_edges, threshold_text, verdict
 
 GREEN = (80, 200, 60)
 AMBER = (0, 190, 255)

@@ -1,0 +1,3 @@
+"""The output stage: what the analysis becomes for people and files. Overlays drawn on frames,
+the event log (alerts, source status), the scan report and its schema, the annotated H.264
+video, the labelled metrics of `scan --labels`, and the atomic file writes they all go through."""
