@@ -36,7 +36,7 @@ from .argtypes import (
     sample_fps,
     state_ranges,
 )
-from .cluster_connect import CONNECT_TIMEOUT_S
+from .cluster.connection import CONNECT_TIMEOUT_S
 from .errors import UserError
 from .frame_limit import DEFAULT_MAX_PIXELS, set_max_pixels
 from .log_setup import setup_logging
@@ -496,7 +496,7 @@ def _scan_settings(args: argparse.Namespace, model_path: Any, threshold: float) 
 def _scan_on_cluster(args: argparse.Namespace, files: Sequence[Path], problems: Sequence[Any],
                      labels: Any, resume: Any, err: Any) -> int:
     """`scan --cluster`: the files analysed by the cluster's workers, the same report."""
-    from .cluster import scan_command
+    from .cluster.scan import scan_command
     from .display_text import clean
     from .outputs.report import VideoReport
     from .report_order import in_input_order
@@ -686,7 +686,9 @@ def _watch_on_cluster(args: argparse.Namespace, specs: list[Any], failures: int)
     """`watch --cluster`: one cluster worker per source, events and status on this driver."""
     import dataclasses
 
-    from .cluster import ClusterWatch, EngineSpec, WatchSettings, connect, disconnect
+    from .cluster.connection import connect, disconnect
+    from .cluster.watch import ClusterWatch, WatchSettings
+    from .cluster.workers import EngineSpec
     from .display_text import clean
     from .outputs.events import EventLog
     from .sources import SourceKind
@@ -735,7 +737,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     parts = tuple(p.strip() for p in args.only.split(",") if p.strip()) if args.only else PARTS
     if "cluster" in parts:  # the install hint before the clip is made, not an ImportError after
-        from .cluster_connect import require_ray
+        from .cluster.connection import require_ray
 
         require_ray("bench --only cluster")
     video = Path(args.video) if args.video else None

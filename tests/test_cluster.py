@@ -1,6 +1,6 @@
-"""scan/watch --cluster on a real Ray cluster of two nodes on 127.0.0.1 (realtime/local_ray.py),
-with real clips of ../shared/media: the same report as a local scan, a node killed mid-scan,
---resume after Ctrl+C, four live sources watched from the cluster.
+"""scan/watch --cluster on a real Ray cluster of two nodes on 127.0.0.1
+(realtime/cluster/local_ray.py), with real clips of ../shared/media: the same report as a local
+scan, a node killed mid-scan, --resume after Ctrl+C, four live sources watched from the cluster.
 
 The cluster is started once for the module (about 10 s); every command runs as a process, as a
 user runs it. A few short clips keep the whole module near a minute and a half.
@@ -26,7 +26,7 @@ import pytest
 
 pytest.importorskip("ray", reason="the cluster extra (ray) is not installed")
 
-from deepfake_monitor.realtime.local_ray import LocalRayCluster, driver_env
+from deepfake_monitor.realtime.cluster.local_ray import LocalRayCluster, driver_env
 
 CLIPS = ("video-retalking-face5.mp4", "aniportrait-pose_ref_video.mp4",
          "liveportrait-driving-d20.mp4", "tpsmm-driving.mp4")

@@ -1,5 +1,5 @@
 """`bench --only cluster`: what spreading a scan over Ray workers costs and gives, measured on a
-real Ray cluster started on this machine (realtime/local_ray.py, 127.0.0.1 only).
+real Ray cluster started on this machine (realtime/cluster/local_ray.py, 127.0.0.1 only).
 
 The same files (copies of one short clip) are scanned locally, the models loaded once as
 `scan_files` has them, and through `ClusterScanner` with 1 and 2 worker processes on a local
@@ -88,7 +88,7 @@ def _local_run(files: list[Path], engine: Any, sample_fps: float | None) -> floa
 
 def _cluster_run(ray: Any, files: list[Path], engine: Any, sample_fps: float | None,
                  workers: int) -> ClusterRun:
-    from ..cluster import ClusterScanner, file_jobs
+    from ..cluster.scan import ClusterScanner, file_jobs
     from ..errors import UserError
 
     scanner = ClusterScanner(ray, engine, sample_fps, workers=workers)
@@ -111,8 +111,9 @@ def run_cluster(config: Any, workdir: Path, step: Callable[[str], None],
                 address: str | None = None) -> ClusterResult:
     """The cluster part: `config` is bench's BenchConfig; `address`: a running cluster to
     measure on instead of a local node started here (tests share theirs)."""
-    from ..cluster import EngineSpec, connect, disconnect
-    from ..local_ray import DRIVER_ENV, LocalRayCluster
+    from ..cluster.connection import connect, disconnect
+    from ..cluster.local_ray import DRIVER_ENV, LocalRayCluster
+    from ..cluster.workers import EngineSpec
     from .clips import make_clip, probe_video
 
     clip = config.video
