@@ -38,8 +38,8 @@ from .argtypes import (
 )
 from .cluster.connection import CONNECT_TIMEOUT_S
 from .errors import UserError
-from .frame_limit import DEFAULT_MAX_PIXELS, set_max_pixels
 from .log_setup import setup_logging
+from .sources.frame_limit import DEFAULT_MAX_PIXELS, set_max_pixels
 from .stdout_output import STDOUT
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -603,7 +603,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from .display_text import clean
     from .outputs.atomic import check_output_file
     from .outputs.events import EventLog
-    from .sources import SourceKind, parse_source
+    from .sources.spec import SourceKind, parse_source
     from .watch import WatchSession
 
     if args.events:
@@ -691,7 +691,7 @@ def _watch_on_cluster(args: argparse.Namespace, specs: list[Any], failures: int)
     from .cluster.workers import EngineSpec
     from .display_text import clean
     from .outputs.events import EventLog
-    from .sources import SourceKind
+    from .sources.spec import SourceKind
 
     # Workers open files by absolute path; names (what events say) stay as given.
     specs = [dataclasses.replace(s, target=os.path.abspath(str(s.target)))
@@ -830,7 +830,7 @@ def _main(argv: Sequence[str]) -> int:
         return EXIT_TERMINATED
     except UserError as exc:
         from .display_text import clean
-        from .sources import mask_credentials
+        from .sources.credentials import mask_credentials
 
         print(f"{PROG}: error: {clean(mask_credentials(str(exc)))}", file=sys.stderr)
         return EXIT_UNUSABLE

@@ -16,8 +16,8 @@ class MaskingFilter(logging.Filter):
     escapes a file name may hold (display_text.py)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from .credentials import mask_credentials
         from .display_text import clean
+        from .sources.credentials import mask_credentials
 
         message = record.getMessage()
         masked = clean(mask_credentials(message), lines=True)

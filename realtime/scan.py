@@ -21,7 +21,9 @@ from .outputs.overlays import (
 )
 from .outputs.report import TimelineEntry, VideoReport
 from .outputs.video_writer import H264Writer
-from .sources import SourceKind, SourceSpec, VideoSource, mask_credentials
+from .sources.credentials import mask_credentials
+from .sources.spec import SourceKind, SourceSpec
+from .sources.video_source import VideoSource
 
 log = logging.getLogger(__name__)
 

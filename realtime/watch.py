@@ -18,7 +18,8 @@ from .errors import SourceError
 from .faces.detector import FaceDetector
 from .model.classifier import InferenceService
 from .outputs.events import EventLog, alert_record, status_record
-from .sources import SourceSpec, SourceState, StatusEvent, VideoSource
+from .sources.spec import SourceSpec, SourceState, StatusEvent
+from .sources.video_source import VideoSource
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ import pytest
 from conftest import astronaut_frames, write_clip
 from tiny_models import build_redness_model
 
-from deepfake_monitor.realtime import sources
 from deepfake_monitor.realtime.analysis.pipeline import AlertEvent, AnalysisConfig, StreamAnalyzer
 from deepfake_monitor.realtime.analysis.tracking import SmoothingConfig
 from deepfake_monitor.realtime.faces.detector import FaceDetector
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
 from deepfake_monitor.realtime.outputs.events import EventLog, alert_record
-from deepfake_monitor.realtime.sources import VideoSource, parse_source
+from deepfake_monitor.realtime.sources.spec import parse_source
+from deepfake_monitor.realtime.sources.video_source import VideoSource
 from deepfake_monitor.realtime.watch import WatchSession
 
 pytestmark = pytest.mark.timeout(120)
@@ -106,7 +106,7 @@ def test_a_disconnect_ends_the_alert_as_disconnected(
         def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
             return getattr(self._cap, name)
 
-    monkeypatch.setattr(sources.cv2, "VideoCapture", Camera)
+    monkeypatch.setattr(cv2, "VideoCapture", Camera)
     events = EventLog(None)
     out = io.StringIO()
     session = WatchSession([parse_source("5")], FaceDetector(), service,

@@ -44,7 +44,7 @@ from deepfake_monitor.realtime.app.window import MainWindow
 from deepfake_monitor.realtime.app.worker import engine_threads
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier
 from deepfake_monitor.realtime.outputs.events import alert_record
-from deepfake_monitor.realtime.sources import SourceState
+from deepfake_monitor.realtime.sources.spec import SourceState
 
 pytestmark = pytest.mark.timeout(60)
 PASSWORD = "s3cr3t-Pw"

@@ -24,7 +24,7 @@ from deepfake_monitor.realtime.bench.live import backlog_margin_ms
 from deepfake_monitor.realtime.bench.results import CLASSIFIER_BATCHES, DETECTOR_SIZES, PARTS
 from deepfake_monitor.realtime.cli import main
 from deepfake_monitor.realtime.faces.detector import FaceDetector
-from deepfake_monitor.realtime.sources import keeps_frame
+from deepfake_monitor.realtime.sources.spec import keeps_frame
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -244,7 +244,7 @@ def test_status_lines_are_printed_once_each(tmp_path: Path, model: Path, face) -
     from deepfake_monitor.realtime.faces.detector import FaceDetector
     from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
     from deepfake_monitor.realtime.outputs.events import EventLog
-    from deepfake_monitor.realtime.sources import parse_source
+    from deepfake_monitor.realtime.sources.spec import parse_source
     from deepfake_monitor.realtime.watch import WatchSession
 
     clip = write_clip(tmp_path / "c.mp4", astronaut_frames(face, n=50))
@@ -274,7 +274,7 @@ def test_status_line_shows_no_stale_numbers_while_reconnecting(tmp_path: Path, m
     from deepfake_monitor.realtime.faces.detector import FaceDetector
     from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
     from deepfake_monitor.realtime.outputs.events import EventLog
-    from deepfake_monitor.realtime.sources import SourceState, StatusEvent, parse_source
+    from deepfake_monitor.realtime.sources.spec import SourceState, StatusEvent, parse_source
     from deepfake_monitor.realtime.watch import WatchSession
 
     clip = write_clip(tmp_path / "c.mp4", astronaut_frames(face, n=25))
@@ -297,7 +297,7 @@ def test_status_line_shows_no_stale_numbers_while_reconnecting(tmp_path: Path, m
 
 
 def test_app_help_lists_the_sources_watch_takes(capsys: pytest.CaptureFixture[str]) -> None:
-    from deepfake_monitor.realtime.sources import STREAM_SCHEMES
+    from deepfake_monitor.realtime.sources.spec import STREAM_SCHEMES
 
     texts = {}
     for command in ("app", "watch"):
@@ -314,7 +314,7 @@ def test_app_help_lists_the_sources_watch_takes(capsys: pytest.CaptureFixture[st
 
 def test_watch_help_lists_every_stream_scheme_and_the_exit_codes(
         capsys: pytest.CaptureFixture[str]) -> None:
-    from deepfake_monitor.realtime.sources import STREAM_SCHEMES
+    from deepfake_monitor.realtime.sources.spec import STREAM_SCHEMES
 
     with pytest.raises(SystemExit):
         main(["watch", "--help"])

@@ -22,9 +22,8 @@ from conftest import astronaut_frames, write_clip
 from tiny_models import build_redness_model
 
 from deepfake_monitor.realtime.cli import main
-from deepfake_monitor.realtime.credentials import mask_source
 from deepfake_monitor.realtime.log_setup import MaskingFilter
-from deepfake_monitor.realtime.sources import mask_credentials
+from deepfake_monitor.realtime.sources.credentials import mask_credentials, mask_source
 
 SECRETS = ("p#ss/w?rd@x", "s3cr3t-Q", "hunter2")
 URLS = (

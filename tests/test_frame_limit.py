@@ -1,5 +1,5 @@
 """Sources whose frames are larger than the limit are refused before decoding, in one line
-(realtime/frame_limit.py): a real 8192x4352 H.264 file (about 100 KB) that took scan to
+(realtime/sources/frame_limit.py): a real 8192x4352 H.264 file (about 100 KB) that took scan to
 hundreds of MB of memory to decode.
 """
 

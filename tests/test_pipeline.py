@@ -24,7 +24,8 @@ from deepfake_monitor.realtime.analysis.tracking import SmoothingConfig
 from deepfake_monitor.realtime.faces.detector import FaceDetector
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, InferenceService
 from deepfake_monitor.realtime.outputs.overlays import LabelAnnotator, annotate, risk_colour
-from deepfake_monitor.realtime.sources import VideoSource, parse_source
+from deepfake_monitor.realtime.sources.spec import parse_source
+from deepfake_monitor.realtime.sources.video_source import VideoSource
 
 pytestmark = pytest.mark.timeout(120)
 

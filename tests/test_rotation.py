@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 from av_clips import http_folder, sample_frames, stored_sideways, write_h264
 
-from deepfake_monitor.realtime import sources
 from deepfake_monitor.realtime.cli import main
-from deepfake_monitor.realtime.sources import Frame, VideoSource, parse_source
+from deepfake_monitor.realtime.sources.files import FileCapture
+from deepfake_monitor.realtime.sources.h264 import SampledH264Capture
+from deepfake_monitor.realtime.sources.spec import Frame, parse_source
+from deepfake_monitor.realtime.sources.video_source import VideoSource
 from deepfake_monitor.train.extract import ReadReport, read_frames
 from deepfake_monitor.train.synthesize import RealMedia, read_media
 
@@ -72,7 +74,7 @@ def test_every_reading_path_turns_phone_video_upright(
 
     sampled = VideoSource(parse_source(str(clip)), sample_fps=5.0)
     sampled.open()
-    assert isinstance(sampled._capture, sources._SampledH264Capture)  # PyAV, frames skipped
+    assert isinstance(sampled._capture, SampledH264Capture)  # PyAV, frames skipped
     assert (sampled.width, sampled.height) == (w, h)
     frames = read_all(sampled)
     assert [f.index for f in frames] == [0, 5, 10, 15, 20, 25]
@@ -80,7 +82,7 @@ def test_every_reading_path_turns_phone_video_upright(
 
     every = VideoSource(parse_source(str(clip)))
     every.open()
-    assert isinstance(every._capture, sources._FileCapture)  # OpenCV
+    assert isinstance(every._capture, FileCapture)  # OpenCV
     assert (every.width, every.height) == (w, h)
     all_frames = read_all(every)
     assert len(all_frames) == 30

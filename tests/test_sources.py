@@ -30,19 +30,21 @@ from rtsp_support import (
 )
 from xdisplay import start_xvfb, stop_xvfb
 
-from deepfake_monitor.realtime import sources
 from deepfake_monitor.realtime.errors import SourceError
-from deepfake_monitor.realtime.sources import (
+from deepfake_monitor.realtime.sources.credentials import mask_credentials
+from deepfake_monitor.realtime.sources.files import FileCapture
+from deepfake_monitor.realtime.sources.h264 import SampledH264Capture, h264_disposable
+from deepfake_monitor.realtime.sources.spec import (
+    DEFAULT_SCREEN_FPS,
     Frame,
     SourceKind,
     SourceSpec,
     SourceState,
     StatusEvent,
-    VideoSource,
-    mask_credentials,
     parse_source,
     split_stream_options,
 )
+from deepfake_monitor.realtime.sources.video_source import VideoSource
 
 PASSWORD = "s3cr3t-Pw"
 ODD_PASSWORD = "p#ss/w?rd@x"  # reserved characters, unencoded
@@ -303,13 +305,13 @@ def test_shared_clip_read_fully(shared_media: Path) -> None:
 def test_sampling_keeps_frames_evenly_and_converts_only_those(
         astronaut_clip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     converted = []
-    real_retrieve = sources._FileCapture.retrieve
+    real_retrieve = FileCapture.retrieve
 
-    def counting_retrieve(self: sources._FileCapture) -> np.ndarray | None:
+    def counting_retrieve(self: FileCapture) -> np.ndarray | None:
         converted.append(1)
         return real_retrieve(self)
 
-    monkeypatch.setattr(sources._FileCapture, "retrieve", counting_retrieve)
+    monkeypatch.setattr(FileCapture, "retrieve", counting_retrieve)
     with VideoSource(file_spec(astronaut_clip), sample_fps=5) as src:
         frames = drain(src)
     assert [f.index for f in frames] == list(range(0, 50, 5))
@@ -584,7 +586,7 @@ def test_screen_capture_on_xvfb(xvfb: str) -> None:
     assert [f.index for f in frames] == sorted({f.index for f in frames})
     with VideoSource(parse_source("screen:10,20,100,50")) as src:
         frame = src.read(timeout=2.0)
-        assert src.fps == sources.DEFAULT_SCREEN_FPS
+        assert src.fps == DEFAULT_SCREEN_FPS
     assert frame is not None and frame.image.shape == (50, 100, 3)
     assert capture_threads(src) == []
 
@@ -613,7 +615,7 @@ def test_webcam_reconnects_after_a_failed_read(astronaut_clip: Path,
         def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
             return getattr(self._cap, name)
 
-    monkeypatch.setattr(sources.cv2, "VideoCapture", Camera)
+    monkeypatch.setattr(cv2, "VideoCapture", Camera)
     src = VideoSource(parse_source("3"), max_backoff_s=0.5)
     src.start()
     wait_for(lambda: "reconnected" in src.events[-1].message, 10, "the webcam to reconnect")
@@ -885,7 +887,7 @@ def _sampled_both_ways(clip: Path, sample_fps: float,
     fast.open()
     fast_frames = _read_all(fast)
     with monkeypatch.context() as m:  # the OpenCV path: every frame decoded
-        m.setattr(sources._SampledH264Capture, "open", classmethod(lambda cls, *a: None))
+        m.setattr(SampledH264Capture, "open", classmethod(lambda cls, *a: None))
         slow = VideoSource(parse_source(str(clip)), sample_fps=sample_fps)
         slow.open()
         slow_frames = _read_all(slow)
@@ -915,7 +917,7 @@ def test_sampled_h264_skips_frames_yet_delivers_the_same_frames(
 
 def test_sampled_h264_capture_leaves_disposable_frames_undecoded(bframe_clip: Path) -> None:
     wanted = {0, 15, 30, 45}  # 2 of the clip's 30 frames a second
-    capture = sources._SampledH264Capture.open(str(bframe_clip), None, 2.0, 0)
+    capture = SampledH264Capture.open(str(bframe_clip), None, 2.0, 0)
     assert capture is not None
     grabbed = []
     while capture.grab():
@@ -932,11 +934,11 @@ def test_other_files_and_unsampled_scans_use_opencv(bframe_clip: Path,
     for clip, sample_fps in ((bframe_clip, None), (bframe_clip, 60.0), (astronaut_clip, 5.0)):
         source = VideoSource(parse_source(str(clip)), sample_fps=sample_fps)
         source.open()
-        assert isinstance(source._capture, sources._FileCapture), (clip, sample_fps)
+        assert isinstance(source._capture, FileCapture), (clip, sample_fps)
         source.stop()
     live = VideoSource(parse_source(str(bframe_clip), live_files=True), sample_fps=5.0)
     live.open()
-    assert isinstance(live._capture, sources._FileCapture)
+    assert isinstance(live._capture, FileCapture)
     live.stop()
 
 
@@ -948,12 +950,12 @@ def test_h264_disposable_reads_nal_ref_idc() -> None:
     p_slice = bytes([0x41, 0x9A, 0x00])  # nal_ref_idc 2, type 1
     idr = bytes([0x65, 0x88, 0x80])  # nal_ref_idc 3, type 5
     sei = bytes([0x06, 0x05, 0x01])  # type 6, no slice
-    assert sources.h264_disposable(unit(sei, b_slice, b_slice), 4)
-    assert not sources.h264_disposable(unit(b_slice, p_slice), 4)
-    assert not sources.h264_disposable(unit(idr), 4)
-    assert not sources.h264_disposable(unit(sei), 4)  # no slice: not sure, keep it
-    assert not sources.h264_disposable(unit(b_slice)[:-1], 4)  # truncated: keep it
-    assert not sources.h264_disposable(b"", 4)
+    assert h264_disposable(unit(sei, b_slice, b_slice), 4)
+    assert not h264_disposable(unit(b_slice, p_slice), 4)
+    assert not h264_disposable(unit(idr), 4)
+    assert not h264_disposable(unit(sei), 4)  # no slice: not sure, keep it
+    assert not h264_disposable(unit(b_slice)[:-1], 4)  # truncated: keep it
+    assert not h264_disposable(b"", 4)
 
 
 @pytest.mark.skipif(not shared_clips(), reason="../shared/media is absent")

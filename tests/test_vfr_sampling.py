@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 from av_clips import sample_frames, write_h264
 
-from deepfake_monitor.realtime import sources
 from deepfake_monitor.realtime.cli import main
-from deepfake_monitor.realtime.sources import VideoSource, parse_source
+from deepfake_monitor.realtime.sources.files import FileCapture
+from deepfake_monitor.realtime.sources.h264 import SampledH264Capture
+from deepfake_monitor.realtime.sources.spec import parse_source
+from deepfake_monitor.realtime.sources.video_source import VideoSource
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -43,8 +45,8 @@ def test_vfr_clip_is_sampled_five_frames_per_second_of_video(
     codec, clip = vfr_clip
     source = VideoSource(parse_source(str(clip)), sample_fps=5.0)
     source.open()
-    expected_capture = sources._SampledH264Capture if codec == "libx264" else \
-        sources._FileCapture
+    expected_capture = SampledH264Capture if codec == "libx264" else \
+        FileCapture
     assert isinstance(source._capture, expected_capture)
     source.start()
     read = []

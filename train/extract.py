@@ -49,7 +49,8 @@ from deepfake_monitor.realtime.outputs.atomic import (
     atomic_write_bytes,
     open_append,
 )
-from deepfake_monitor.realtime.sources import VideoSource, parse_source
+from deepfake_monitor.realtime.sources.spec import parse_source
+from deepfake_monitor.realtime.sources.video_source import VideoSource
 
 from .layouts import VideoEntry
 

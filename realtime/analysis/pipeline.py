@@ -26,7 +26,8 @@ import numpy as np
 from ..faces.crop import crop_faces
 from ..faces.detector import FaceDetection, FaceDetector
 from ..model.classifier import InferenceService
-from ..sources import Frame, VideoSource
+from ..sources.spec import Frame
+from ..sources.video_source import VideoSource
 from .tracking import (
     DISCONNECTED,
     AlertChange,
@@ -354,7 +355,7 @@ class StreamAnalyzer:
             ))
 
     def _fail(self, exc: Exception) -> None:
-        from ..sources import mask_credentials
+        from ..sources.credentials import mask_credentials
 
         self.error = mask_credentials(str(exc) or type(exc).__name__)
         log.error("%s: analysis stopped: %s", self.name, self.error)

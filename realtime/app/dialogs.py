@@ -20,7 +20,7 @@ from PyQt6.QtWidgets import (
 
 from ..display_text import clean
 from ..errors import SourceError
-from ..sources import SourceKind, parse_source
+from ..sources.spec import SourceKind, parse_source
 from .settings import needs_credentials, storable_source, without_credentials
 from .widgets import ERROR_STYLE, metric_text
 from .worker import LoadedModel

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 
 from PyQt6.QtCore import QByteArray, QSettings
 
-from ..credentials import mask_source, split_userinfo
+from ..sources.credentials import mask_source, split_userinfo
 
 ORGANISATION = "deepfake-monitor"
 APPLICATION = "deepfake-monitor"

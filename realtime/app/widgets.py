@@ -38,10 +38,10 @@ from PyQt6.QtWidgets import (
 
 from ..analysis.pipeline import AlertEvent, FaceResult, FrameResult
 from ..analysis.verdict import UNCERTAIN_BAND
-from ..credentials import mask_source
 from ..display_text import clean
 from ..outputs.overlays import risk_colour
-from ..sources import SourceState, StatusEvent
+from ..sources.credentials import mask_source
+from ..sources.spec import SourceState, StatusEvent
 from .devices import Webcam
 from .states import peak_text, percent, state_word
 from .worker import LoadedModel, StreamWorker

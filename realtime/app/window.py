@@ -44,11 +44,11 @@ from PyQt6.QtWidgets import (
 
 from ..analysis.pipeline import AlertEvent, FaceResult
 from ..analysis.verdict import UNCERTAIN_BAND, threshold_text
-from ..credentials import mask_source
 from ..display_text import clean
 from ..errors import SourceError
 from ..outputs.events import alert_record, status_record, write_event_file
-from ..sources import SourceKind, SourceState, StatusEvent, mask_credentials, parse_source
+from ..sources.credentials import mask_credentials, mask_source
+from ..sources.spec import SourceKind, SourceState, StatusEvent, parse_source
 from .devices import list_monitors, list_webcams
 from .dialogs import ModelCardDialog, UrlDialog
 from .region import RegionPicker

@@ -55,15 +55,9 @@ from ..outputs.overlays import (
     annotate,
 )
 from ..outputs.video_writer import H264Writer
-from ..sources import (
-    Frame,
-    SourceKind,
-    SourceSpec,
-    SourceState,
-    StatusEvent,
-    VideoSource,
-    mask_credentials,
-)
+from ..sources.credentials import mask_credentials
+from ..sources.spec import Frame, SourceKind, SourceSpec, SourceState, StatusEvent
+from ..sources.video_source import VideoSource
 
 log = logging.getLogger(__name__)
 

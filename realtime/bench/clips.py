@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 
 from ..errors import UserError
-from ..sources import SourceKind, SourceSpec, VideoSource
+from ..sources.spec import SourceKind, SourceSpec
+from ..sources.video_source import VideoSource
 from .results import CLIP_FPS, CLIP_SIZE
 
 # -- the clip -------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ from ..analysis.pipeline import AnalysisConfig, FrameResult, StreamAnalyzer
 from ..errors import UserError
 from ..faces.detector import FaceDetector
 from ..model.classifier import InferenceService
-from ..sources import SourceKind, SourceSpec, VideoSource
+from ..sources.spec import SourceKind, SourceSpec
+from ..sources.video_source import VideoSource
 from .results import BACKLOG_WINDOW_S, LiveResult, StreamStats
 
 # -- parts 6 and 7: live sources -------------------------------------------------------------

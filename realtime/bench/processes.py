@@ -18,7 +18,7 @@ from ..errors import SourceError, UserError
 from ..faces.crop import crop_faces
 from ..faces.detector import FaceDetector
 from ..model.classifier import DeepfakeClassifier
-from ..sources import keeps_frame
+from ..sources.spec import keeps_frame
 from .results import BenchConfig, NaiveResult, ScanResult
 
 # -- parts 4 and 5: whole processes ----------------------------------------------------------

@@ -15,7 +15,8 @@ import numpy as np
 from ..faces.crop import crop_faces
 from ..faces.detector import FaceDetector
 from ..model.classifier import DeepfakeClassifier
-from ..sources import SourceKind, SourceSpec, VideoSource, keeps_frame
+from ..sources.spec import SourceKind, SourceSpec, keeps_frame
+from ..sources.video_source import VideoSource
 from .results import (
     CLASSIFIER_BATCHES,
     DETECTOR_BATCHES,

@@ -78,7 +78,7 @@ def host_port(address: str) -> tuple[str, int] | None:
 
 def probe(address: str, *, found_by_auto: bool = False) -> None:
     """Refuse in one line, within CONNECT_TIMEOUT_S, an address where nothing listens."""
-    from ..credentials import mask_credentials
+    from ..sources.credentials import mask_credentials
 
     shown = mask_credentials(address)
     option = "--cluster auto" if found_by_auto else f"--cluster {shown}"
@@ -99,7 +99,7 @@ def probe(address: str, *, found_by_auto: bool = False) -> None:
 
 def connect(address: str, verbose: int = 0) -> Any:
     """The `ray` module, connected as a driver to the cluster at `address`."""
-    from ..credentials import mask_credentials
+    from ..sources.credentials import mask_credentials
 
     ray = import_ray()
     option = f"--cluster {mask_credentials(address)}"

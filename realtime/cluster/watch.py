@@ -142,7 +142,7 @@ class ClusterWatch:
 
     def _status_event(self, run: _SourceRun, state: str, message: str) -> None:
         from ..outputs.events import status_record
-        from ..sources import SourceState, StatusEvent
+        from ..sources.spec import SourceState, StatusEvent
 
         self.events.write(status_record(StatusEvent(run.spec.name, SourceState(state), message,
                                                     time.time())))

@@ -43,8 +43,8 @@ class EngineSpec:
     def load(self) -> tuple[Any, Any, float]:
         """(detector, started InferenceService, threshold), as the local commands load them."""
         from ..faces.detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
-        from ..frame_limit import set_max_pixels
         from ..model.classifier import DeepfakeClassifier, InferenceService
+        from ..sources.frame_limit import set_max_pixels
 
         if self.max_pixels:
             set_max_pixels(self.max_pixels)

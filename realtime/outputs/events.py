@@ -22,7 +22,8 @@ from typing import IO, Any
 
 from ..analysis.pipeline import AlertEvent
 from ..analysis.tracking import BELOW_THRESHOLD
-from ..sources import StatusEvent, mask_credentials
+from ..sources.credentials import mask_credentials
+from ..sources.spec import StatusEvent
 from .atomic import atomic_write, open_append
 
 
