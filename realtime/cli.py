@@ -39,8 +39,8 @@ from .argtypes import (
 from .cluster.connection import CONNECT_TIMEOUT_S
 from .errors import UserError
 from .log_setup import setup_logging
+from .outputs.stdout_output import STDOUT
 from .sources.frame_limit import DEFAULT_MAX_PIXELS, set_max_pixels
-from .stdout_output import STDOUT
 
 EXIT_OK, EXIT_PARTIAL, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_TERMINATED = 128 + signal.SIGTERM  # 143, as a shell reports a process SIGTERM ended
@@ -357,8 +357,8 @@ def _load_engine(args: argparse.Namespace) -> tuple[Any, Any, float]:
 
 def _progress_hook(console: Any) -> tuple[Any, Callable[[str, int | None], Callable[[int], None]]]:
     from .display_text import escape
+    from .outputs.summary_table import shorten_path
     from .progress import counting_progress
-    from .summary_table import shorten_path
 
     progress = counting_progress(console, "frames")
 
@@ -400,7 +400,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from .display_text import clean
     from .outputs.labelled_metrics import read_labels
     from .outputs.report import VideoReport
-    from .report_order import in_input_order
+    from .outputs.report_order import in_input_order
     from .resume import Resume
     from .scan import expand_inputs, scan_files, start_source
 
@@ -499,7 +499,7 @@ def _scan_on_cluster(args: argparse.Namespace, files: Sequence[Path], problems: 
     from .cluster.scan import scan_command
     from .display_text import clean
     from .outputs.report import VideoReport
-    from .report_order import in_input_order
+    from .outputs.report_order import in_input_order
 
     def on_report(report: VideoReport) -> None:
         if report.status == "error":
@@ -549,9 +549,9 @@ def _finish_scan(args: argparse.Namespace, err: Any, labels: Any, problems: Sequ
     from .display_text import escape
     from .outputs.labelled_metrics import LabelledVideo, labelled_metrics, metrics_table
     from .outputs.report import report_dict, write_csv, write_json
+    from .outputs.stdout_output import to_stdout
+    from .outputs.summary_table import print_whole, summary_table
     from .run_settings import report_header
-    from .stdout_output import to_stdout
-    from .summary_table import print_whole, summary_table
 
     for r in reports:  # a cluster worker's too: verdicts take this run's band
         r.band = args.uncertain_band

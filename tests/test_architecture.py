@@ -41,7 +41,6 @@ LAYERS: dict[str, int] = {
     "scan": 5, "watch": 5, "cluster": 5, "bench": 5, "app": 5,
     "log_setup": 5, "cli": 6,
     # Flat modules still waiting for their stage's package (rank = that stage's).
-    "report_order": 4, "stdout_output": 4, "summary_table": 4,
     "local_ray": 6,
 }
 

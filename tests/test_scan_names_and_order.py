@@ -92,7 +92,7 @@ def test_names_fit_beside_cells_wider_than_their_headers() -> None:
     from rich.console import Console
 
     from deepfake_monitor.realtime.outputs.report import VideoReport
-    from deepfake_monitor.realtime.summary_table import summary_table
+    from deepfake_monitor.realtime.outputs.summary_table import summary_table
 
     path = "/archive/2024/interviews/session-0007/astronaut_sbi.mp4"
     reports = [VideoReport(path=path, threshold=0.5).finish(),  # no face: status 'no-face'

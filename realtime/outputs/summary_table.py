@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .display_text import plain
+from ..display_text import plain
 
 OTHER_COLUMNS = ("status", "verdict", "score", "faces", "frames")
 NUMERIC = ("score", "faces", "frames")
