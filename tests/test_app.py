@@ -37,11 +37,11 @@ from PyQt6.QtWidgets import QApplication, QLabel, QLineEdit, QTextBrowser
 from deepfake_monitor.realtime.app import window as window_module
 from deepfake_monitor.realtime.app.devices import list_webcams
 from deepfake_monitor.realtime.app.dialogs import ModelCardDialog, UrlDialog
+from deepfake_monitor.realtime.app.engine import engine_threads
 from deepfake_monitor.realtime.app.region import RegionPicker
 from deepfake_monitor.realtime.app.settings import AppSettings
 from deepfake_monitor.realtime.app.widgets import Tile
 from deepfake_monitor.realtime.app.window import MainWindow
-from deepfake_monitor.realtime.app.worker import engine_threads
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier
 from deepfake_monitor.realtime.outputs.events import alert_record
 from deepfake_monitor.realtime.sources.spec import SourceState

@@ -47,7 +47,6 @@ LAYERS: dict[str, int] = {
 KNOWN_LARGE: dict[tuple[str, str], str] = {
     ("module", "realtime/app/widgets.py"): "tile, meter and plot widgets not yet split",
     ("module", "realtime/app/window.py"): "MainWindow not yet split",
-    ("module", "realtime/app/worker.py"): "StreamWorker not yet split",
     ("class", "realtime/app/worker.py:StreamWorker"): "engine feed, recorder, tile state",
     ("class", "realtime/app/window.py:MainWindow"): "menus, sources and alerts in one class",
     ("module", "realtime/sources/video_source.py"): "VideoSource not yet split",

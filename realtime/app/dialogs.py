@@ -21,9 +21,9 @@ from PyQt6.QtWidgets import (
 from ..display_text import clean
 from ..errors import SourceError
 from ..sources.spec import SourceKind, parse_source
+from .engine import LoadedModel
 from .settings import needs_credentials, storable_source, without_credentials
 from .widgets import ERROR_STYLE, metric_text
-from .worker import LoadedModel
 
 
 def with_credentials(url: str, user: str, password: str) -> str:

@@ -43,8 +43,9 @@ from ..outputs.overlays import risk_colour
 from ..sources.credentials import mask_source
 from ..sources.spec import SourceState, StatusEvent
 from .devices import Webcam
+from .engine import LoadedModel
 from .states import peak_text, percent, state_word
-from .worker import LoadedModel, StreamWorker
+from .worker import StreamWorker
 
 BROWSE = "\x00browse"  # the model picker's "Browse…" entry
 _BGR888 = getattr(QImage.Format, "Format_BGR888", None)

@@ -51,6 +51,9 @@ from ..sources.credentials import mask_credentials, mask_source
 from ..sources.spec import SourceKind, SourceState, StatusEvent, parse_source
 from .devices import list_monitors, list_webcams
 from .dialogs import ModelCardDialog, UrlDialog
+from .engine import Engine, LoadedModel, engine_threads
+from .frames import AlertInfo
+from .recorder import Recorder
 from .region import RegionPicker
 from .settings import (
     AppSettings,
@@ -68,7 +71,7 @@ from .widgets import (
     ModelPanel,
     Tile,
 )
-from .worker import AlertInfo, Engine, LoadedModel, Recorder, StreamWorker, engine_threads
+from .worker import StreamWorker
 
 MAX_FACE_PANELS = 8
 MAX_EVENTS = 20_000  # a stream that keeps reconnecting for days must not grow memory

@@ -18,7 +18,6 @@ a busy GUI skips to the newest frame instead of working through a queue of stale
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
@@ -26,390 +25,42 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
 import cv2
-import numpy as np
-from PyQt6.QtCore import QObject, pyqtBoundSignal, pyqtSignal
+from PyQt6.QtCore import QObject, pyqtSignal
 
 from ..analysis.pipeline import AlertEvent, AnalysisConfig, FrameResult, StreamAnalyzer
 from ..analysis.tracking import SmoothingConfig
 from ..analysis.verdict import UNCERTAIN_BAND
-from ..errors import SourceError, UserError
-from ..faces.detector import PIPELINE_INTRA_OP_THREADS, FaceDetector
-from ..model.classifier import DeepfakeClassifier, InferenceService
-from ..model.contract import ModelContract
+from ..errors import SourceError
 from ..outputs.atomic import atomic_write_bytes
 from ..outputs.overlays import (
-    DEFAULT_ANNOTATORS,
-    FONT,
-    WHITE,
-    Annotator,
     BoxAnnotator,
     HeaderAnnotator,
     LabelAnnotator,
     MeterAnnotator,
-    annotate,
 )
-from ..outputs.video_writer import H264Writer
 from ..sources.credentials import mask_credentials
 from ..sources.spec import Frame, SourceKind, SourceSpec, SourceState, StatusEvent
 from ..sources.video_source import VideoSource
+from .engine import LoadedModel, emit
+from .feed import AnalysisFeed
+from .frames import (
+    HISTORY_S,
+    STALE_RESULT_S,
+    TILE_ANNOTATORS,
+    AlertInfo,
+    Composed,
+    draw_overlays,
+    face_thumbnail,
+)
+from .recorder import Recorder
 
 log = logging.getLogger(__name__)
-
-HISTORY_S = 60.0  # what the per-face plots show
-STALE_RESULT_S = 1.0  # overlays older than this (capture time) are not drawn on a newer frame
-ENGINE_THREAD_PREFIXES = ("source:", "detect:", "result:", "display:", "control:", "recorder:",
-                          "stopper:", "classifier", "model-loader", "model-retire")
-
-
-def engine_threads() -> list[threading.Thread]:
-    """Threads of the engine and of this bridge that are still alive (for shutdown checks)."""
-    return [t for t in threading.enumerate()
-            if t.is_alive() and t.name.startswith(ENGINE_THREAD_PREFIXES)]
-
-
-def _emit(signal: pyqtBoundSignal, *args: Any) -> bool:
-    """Emit from any thread; False when the receiving side is already gone (shutdown)."""
-    try:
-        signal.emit(*args)
-    except RuntimeError:  # the QObject was deleted
-        return False
-    return True
-
-
-# -- model ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    """A classifier ready to serve every stream, with the face detector it goes with."""
-
-    requested: str  # the path asked for; "" = the bundled default
-    service: InferenceService
-    detector: FaceDetector
-
-    @property
-    def contract(self) -> ModelContract:
-        return self.service.classifier.contract
-
-    @property
-    def provider(self) -> str:
-        return str(self.service.classifier.backend.provider)
-
-    @property
-    def path(self) -> str:
-        return str(self.service.classifier.path)
-
-
-class Engine(QObject):
-    """Loads models off the GUI thread; owns the one InferenceService that all streams share.
-
-    Only the GUI thread swaps the current model (`adopt`); the previous one is stopped by
-    `retire` once every stream has moved to the new one, so no analyzer loses its session.
-    """
-
-    loaded = pyqtSignal(object)  # LoadedModel
-    load_failed = pyqtSignal(str, str)  # the path asked for ("" = bundled), one-line reason
-
-    def __init__(self, *, providers: list[str] | None = None, detector: str = "full",
-                 min_face_score: float = 0.5, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.providers = providers
-        self.detector_name = detector
-        self.min_face_score = min_face_score
-        self.current: LoadedModel | None = None
-        self.loading = 0
-        self._detector: FaceDetector | None = None
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self._stopping = threading.Event()
-
-    def load(self, model: str | None) -> None:
-        """Load a classifier (None or "" = the bundled one); answers with a signal."""
-        self.loading += 1
-        self._spawn(partial(self._load, model or ""), "model-loader")
-
-    def adopt(self, model: LoadedModel) -> LoadedModel | None:
-        """Make `model` the current one (GUI thread); returns the one it replaces."""
-        self.loading = max(0, self.loading - 1)
-        previous, self.current = self.current, model
-        return previous
-
-    def failed_load_seen(self) -> None:
-        self.loading = max(0, self.loading - 1)
-
-    def retire(self, model: LoadedModel, moved: list[Future[None]]) -> None:
-        """Stop `model`'s session once every stream has moved off it."""
-
-        def wait_then_stop() -> None:
-            for future in moved:
-                with contextlib.suppress(Exception):
-                    future.result(timeout=5.0)
-            model.service.stop()
-
-        self._spawn(wait_then_stop, "model-retire")
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stopping.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        if self.current is not None:
-            self.current.service.stop(max(0.1, deadline - time.monotonic()))
-            self.current = None
-
-    def _spawn(self, target: Callable[[], None], name: str) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        thread.start()
-
-    def _load(self, model: str) -> None:
-        service: InferenceService | None = None
-        try:
-            with self._lock:  # one load at a time; the detector is loaded once
-                if self._detector is None:
-                    self._detector = FaceDetector(
-                        self.detector_name, providers=self.providers,
-                        min_score=self.min_face_score,
-                        intra_op_threads=PIPELINE_INTRA_OP_THREADS)
-                detector = self._detector
-                classifier = DeepfakeClassifier(model or None, providers=self.providers)
-                service = InferenceService(classifier).start()
-        except UserError as exc:
-            _emit(self.load_failed, model, mask_credentials(str(exc)))
-            return
-        except Exception as exc:  # a broken file can raise anything from deep inside ORT
-            log.debug("model load failed", exc_info=True)
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            _emit(self.load_failed, model, f"{model or 'bundled model'}: cannot load: {reason}")
-            return
-        if self._stopping.is_set() or not _emit(self.loaded,
-                                                LoadedModel(model, service, detector)):
-            service.stop()
-
-
-# -- what the GUI gets ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Composed:
-    """A frame with its overlays drawn, ready to paint; never written to again."""
-
-    image: np.ndarray  # BGR, C-contiguous
-    t: float
-    index: int
-    seq: int
-
-
-@dataclass(frozen=True)
-class AlertInfo:
-    source: str
-    event: AlertEvent
-    thumbnail: np.ndarray | None  # BGR crop of the face when the alert changed
-
-
-def scale_result(result: FrameResult, sx: float, sy: float) -> FrameResult:
-    """`result` with its boxes in the coordinates of the frame resized by (sx, sy)."""
-    faces = tuple(replace(f, box=(f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy))
-                  for f in result.faces)
-    return replace(result, faces=faces)
-
-
-@dataclass(frozen=True)
-class RateAnnotator:
-    """Analysed fps and latency in the corner: the tile's own title bar names the source and
-    the side panel shows the provider and threshold, which the full header would repeat (and
-    which would not fit a small tile)."""
-
-    def annotate(self, frame: np.ndarray, result: FrameResult) -> np.ndarray:
-        scale = max(0.8, frame.shape[0] / 720.0)
-        text = f"{result.analysed_fps:.1f} fps  {result.latency_s * 1000:.0f} ms"
-        size, thick = 0.5 * scale, max(1, round(scale))
-        (tw, th), base = cv2.getTextSize(text, FONT, size, thick)
-        pad = int(5 * scale)
-        band = frame[: th + base + 2 * pad, : min(frame.shape[1], tw + 2 * pad)]
-        band[:] = (band.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken, keep the video
-        cv2.putText(frame, text, (pad, pad + th), FONT, size, WHITE, thick, cv2.LINE_AA)
-        return frame
-
-
-# Tiles: boxes, meters, labels and a compact header. Snapshots and recordings, which stand
-# alone, get the full header (source, provider, threshold).
-TILE_ANNOTATORS: tuple[Annotator, ...] = (
-    BoxAnnotator(), MeterAnnotator(), LabelAnnotator(), RateAnnotator(),
-)
-
-
-def draw_overlays(image: np.ndarray, view: FrameResult | None,
-                  fit: tuple[int, int] | None = None,
-                  annotators: tuple[Annotator, ...] = DEFAULT_ANNOTATORS) -> np.ndarray:
-    """A new image: `image`, scaled down to fit `fit` (w, h) when larger, with `view`'s
-    overlays drawn at that size. Drawing after scaling keeps labels legible in a small tile
-    (overlays size their text by the frame they are drawn on); the resize replaces the copy
-    that drawing on a frame the analyzer still reads needs anyway."""
-    h, w = image.shape[:2]
-    scale = 1.0
-    if fit is not None and fit[0] > 0 and fit[1] > 0:
-        scale = min(1.0, fit[0] / w, fit[1] / h)
-    if scale < 1.0:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        out = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        if view is not None:
-            view = scale_result(view, size[0] / w, size[1] / h)
-    else:
-        out = image.copy()
-    if view is not None:
-        annotate(out, view, annotators)
-    return out
-
-
-def face_thumbnail(image: np.ndarray, box: tuple[float, float, float, float],
-                   height: int = 72) -> np.ndarray | None:
-    """The face with a little margin, scaled to `height` pixels (for the event log)."""
-    h, w = image.shape[:2]
-    x1, y1, x2, y2 = box
-    pad_x, pad_y = 0.15 * (x2 - x1), 0.15 * (y2 - y1)
-    left, top = int(max(0, x1 - pad_x)), int(max(0, y1 - pad_y))
-    right, bottom = int(min(w, x2 + pad_x)), int(min(h, y2 + pad_y))
-    if right - left < 2 or bottom - top < 2:
-        return None
-    crop = image[top:bottom, left:right]
-    scale = height / crop.shape[0]
-    size = (max(1, round(crop.shape[1] * scale)), height)
-    return np.ascontiguousarray(cv2.resize(crop, size, interpolation=cv2.INTER_AREA))
-
-
-# -- the analyzer's input ---------------------------------------------------------------------
-
-
-class AnalysisFeed:
-    """What a StreamAnalyzer reads instead of the source: a newest-frame slot filled by the
-    display thread. Stopping the analyzer closes only this feed, not the source."""
-
-    def __init__(self, source: VideoSource) -> None:
-        self._source = source
-        self._cond = threading.Condition()
-        self._frame: Frame | None = None
-        self._closed = False
-        self.frames_dropped = 0
-
-    @property
-    def name(self) -> str:
-        return self._source.name
-
-    @property
-    def live(self) -> bool:
-        """A newest-frame slot: the analyzer takes one frame at a time, never a batch."""
-        return True
-
-    @property
-    def ended(self) -> bool:
-        with self._cond:
-            return self._closed and self._frame is None
-
-    @property
-    def error(self) -> str | None:
-        return self._source.error
-
-    @property
-    def outages(self) -> int:
-        """The source's disconnections: the analyzer ends its alerts with them."""
-        return self._source.outages
-
-    def start(self) -> None:
-        """Nothing to start: the display thread feeds it."""
-
-    def put(self, frame: Frame) -> None:
-        with self._cond:
-            if self._closed:
-                return
-            if self._frame is not None:
-                self.frames_dropped += 1
-            self._frame = frame
-            self._cond.notify_all()
-
-    def read(self, timeout: float | None = None) -> Frame | None:
-        with self._cond:
-            self._cond.wait_for(lambda: self._frame is not None or self._closed, timeout)
-            frame, self._frame = self._frame, None
-            return frame
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self.close()
-
-
-# -- recording --------------------------------------------------------------------------------
-
-
-class Recorder:
-    """Writes frames with their overlays (drawn at full size) to an MP4 that browsers play
-    (H.264, video_writer.py) on its own thread, so that drawing and encoding never slow the
-    display down. Each frame is shown at its capture time, so dropped frames and pauses keep
-    real time. At most `max_queued` frames wait; beyond that frames are dropped (and counted)
-    rather than letting memory grow."""
-
-    def __init__(self, path: Path, fps: float, name: str, max_queued: int = 64,
-                 on_done: Callable[[Recorder], None] | None = None,
-                 annotators: tuple[Annotator, ...] = DEFAULT_ANNOTATORS) -> None:
-        self.path = path
-        self.on_done = on_done  # called on the recorder's thread once the file is closed
-        self.fps = fps if fps > 0 else 25.0
-        self.annotators = annotators
-        self.max_queued = max_queued
-        self.frames_written = 0
-        self.frames_dropped = 0
-        self.error: str | None = None
-        self._queue: queue.Queue[tuple[np.ndarray, FrameResult | None, float | None] | None] = \
-            queue.Queue()
-        self._thread = threading.Thread(target=self._run, name=f"recorder:{name}", daemon=True)
-        self._thread.start()
-
-    def write(self, image: np.ndarray, view: FrameResult | None, t: float | None = None) -> None:
-        """A frame as the source delivered it, the overlays to draw on it, and when it was
-        captured (seconds on any clock; None: one frame interval after the last)."""
-        if self._queue.qsize() >= self.max_queued:
-            self.frames_dropped += 1
-            return
-        self._queue.put((image, view, t))
-
-    def finish(self) -> None:
-        """No more frames: the thread writes what is queued, closes the file and ends."""
-        self._queue.put(None)
-
-    def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _run(self) -> None:
-        writer = H264Writer(self.path, self.fps)
-        try:
-            while (item := self._queue.get()) is not None:
-                if self.error:
-                    continue
-                image, view, t = item
-                # a camera that changed resolution is resized to the first frame's size
-                writer.write(draw_overlays(image, view, annotators=self.annotators), t)
-                self.frames_written += 1
-        except Exception as exc:  # a full disk must not pass silently
-            self.error = f"cannot write {self.path}: {exc}"
-        finally:
-            try:
-                writer.close()
-            except Exception as exc:
-                self.error = self.error or f"cannot write {self.path}: {exc}"
-            if self.on_done is not None:
-                self.on_done(self)
-
 
 # -- one source -------------------------------------------------------------------------------
 
@@ -821,7 +472,7 @@ class StreamWorker(QObject):
         if source is not None and analyzer.error == source.error:
             return  # the source failed: its FAILED status says so already
         self._problem_reported = True
-        _emit(self.problem, self, f"analysis stopped: {analyzer.error}")
+        emit(self.problem, self, f"analysis stopped: {analyzer.error}")
 
     def _request_compose(self) -> None:
         """Redraw the newest frame (threshold change, pause) on the control thread."""
@@ -853,7 +504,7 @@ class StreamWorker(QObject):
                 self.frames_composed += 1
                 notify, self._frame_pending = not self._frame_pending, True
         if notify:
-            _emit(self.frame_ready, self)
+            emit(self.frame_ready, self)
         return composed
 
     def _overlay_view(self, frame: Frame, result: FrameResult | None,
@@ -887,7 +538,7 @@ class StreamWorker(QObject):
             self.error = event.message
         elif event.state is SourceState.LIVE:
             self.error = None
-        _emit(self.status_changed, self, event)
+        emit(self.status_changed, self, event)
 
     def _on_result(self, generation: int, result: FrameResult) -> None:
         with self._lock:
@@ -908,7 +559,7 @@ class StreamWorker(QObject):
         if source is not None and (source.paused or source.ended):
             self._compose()  # no new frame will come to carry this result
         if notify:
-            _emit(self.result_ready, self)
+            emit(self.result_ready, self)
 
     def _on_alert(self, generation: int, event: AlertEvent) -> None:
         if generation != self._generation or self._stopping.is_set():
@@ -920,4 +571,4 @@ class StreamWorker(QObject):
             face = next((f for f in result.faces if f.track == event.track), None)
             if face is not None:
                 thumbnail = face_thumbnail(result.image, face.box)
-        _emit(self.alert_changed, self, AlertInfo(self.name, event, thumbnail))
+        emit(self.alert_changed, self, AlertInfo(self.name, event, thumbnail))
