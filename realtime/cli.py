@@ -47,7 +47,7 @@ from .errors import UserError
 from .log_setup import setup_logging
 from .sources.frame_limit import DEFAULT_MAX_PIXELS, set_max_pixels
 
-# the schemes of sources.STREAM_SCHEMES (not imported here: starting the CLI stays cheap)
+# the schemes of sources/spec.py STREAM_SCHEMES (not imported here: starting the CLI stays cheap)
 STREAM_URLS = "rtsp://, rtsps://, http(s)://, rtmp://, rtmps://, srt://, udp://, tcp://"
 
 

@@ -27,7 +27,7 @@ class EngineSpec:
     providers: tuple[str, ...] | None = None
     min_face_score: float = 0.5
     threshold: float | None = None
-    max_pixels: int | None = None  # frame-size limit (frame_limit.py): the driver's
+    max_pixels: int | None = None  # frame-size limit (sources/frame_limit.py): the driver's
 
     @classmethod
     def from_args(cls, args: Any) -> EngineSpec:

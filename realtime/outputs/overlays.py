@@ -32,7 +32,7 @@ STATE_WORDS = {"real": "REAL", "uncertain": "UNCERTAIN", "fake": "FAKE"}
 
 
 def face_state(p: float, threshold: float, band: float = UNCERTAIN_BAND) -> str:
-    """"real", "uncertain" or "fake": the same rule as a video's verdict (verdict.py)."""
+    """"real", "uncertain" or "fake": the same rule as a video's verdict (analysis/verdict.py)."""
     return verdict(p, threshold, band) or "real"
 
 
