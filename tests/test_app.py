@@ -40,7 +40,7 @@ from deepfake_monitor.realtime.app.dialogs import ModelCardDialog, UrlDialog
 from deepfake_monitor.realtime.app.engine import engine_threads
 from deepfake_monitor.realtime.app.region import RegionPicker
 from deepfake_monitor.realtime.app.settings import AppSettings
-from deepfake_monitor.realtime.app.widgets import Tile
+from deepfake_monitor.realtime.app.tile import Tile
 from deepfake_monitor.realtime.app.window import MainWindow
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier
 from deepfake_monitor.realtime.outputs.events import alert_record
@@ -721,7 +721,7 @@ def test_screenshot_of_the_real_window_under_xvfb(tmp_path: Path) -> None:
 
 
 def test_meter_text_is_a_probability_and_the_word_of_its_colour(qtbot) -> None:
-    from deepfake_monitor.realtime.app.widgets import MeterBar
+    from deepfake_monitor.realtime.app.face_panels import MeterBar
 
     meter = MeterBar()
     qtbot.addWidget(meter)

@@ -49,10 +49,14 @@ from ..errors import SourceError
 from ..outputs.events import alert_record, status_record, write_event_file
 from ..sources.credentials import mask_credentials, mask_source
 from ..sources.spec import SourceKind, SourceState, StatusEvent, parse_source
+from .alert_views import AlertBanner, EventLogPanel
 from .devices import list_monitors, list_webcams
 from .dialogs import ModelCardDialog, UrlDialog
+from .empty_state import EmptyState
 from .engine import Engine, LoadedModel, engine_threads
+from .face_panels import FacePanel
 from .frames import AlertInfo
+from .model_panel import ModelPanel
 from .recorder import Recorder
 from .region import RegionPicker
 from .settings import (
@@ -63,14 +67,7 @@ from .settings import (
     storable_source,
 )
 from .states import legend_html, peak_text
-from .widgets import (
-    AlertBanner,
-    EmptyState,
-    EventLogPanel,
-    FacePanel,
-    ModelPanel,
-    Tile,
-)
+from .tile import Tile
 from .worker import StreamWorker
 
 MAX_FACE_PANELS = 8
