@@ -83,7 +83,7 @@ class Recipe:
     val_people: tuple[str, ...] = ("Tim_Chrys", "Liu_Lice")
     target_fpr: float = 0.05
     fold_epochs: int = 3
-    fold_steps: int = 40
+    fold_steps: int = 30
     seed: int = 0
 
 
