@@ -113,6 +113,18 @@ def test_paired_training_runs_and_keeps_the_last_epoch(paired_faces: Path,
     assert len(history) == 2 and all(np.isfinite(float(r["loss"])) for r in history)
 
 
+def test_paired_below_one_fills_the_rest_with_dataset_couples(paired_faces: Path) -> None:
+    from deepfake_monitor.train.training import TrainConfig, paired_dataset, read_manifest
+
+    samples = read_manifest(paired_faces, "train")
+    config = TrainConfig(faces=str(paired_faces), out="", backbone="compact", weights="none",
+                         input_size=64, batch_size=8, paired=0.5, augment=False)
+    images, labels = next(iter(paired_dataset(samples, 64, config, None)))
+    # a real then a fake, whichever source the couple came from, at the crops' size
+    assert images.shape == (8, 64, 64, 3)
+    assert labels.numpy().reshape(-1).tolist() == [0.0, 1.0] * 4
+
+
 def test_leave_one_generator_out_holds_each_group_out(paired_faces: Path,
                                                       tmp_path: Path) -> None:
     from deepfake_monitor.train.folds import Fold, auc, run_folds, table, write_fold_faces

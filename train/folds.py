@@ -183,9 +183,20 @@ def table(results: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def fold_config(run_config: Path | None, epochs: int, steps: int) -> Any:
+    """The TrainConfig of a recipe's run (its `config.json`; defaults without one) on the folds'
+    shorter schedule, the last epoch kept (faces and out are set per fold)."""
     from .training import TrainConfig
 
+    fields = set(TrainConfig.__dataclass_fields__)
+    settings = ({k: v for k, v in json.loads(Path(run_config).read_text(encoding="utf-8")).items()
+                 if k in fields} if run_config else {})
+    return TrainConfig(**{**settings, "faces": settings.get("faces", ""), "out": "",
+                          "verbose": 2, "epochs": epochs, "steps_per_epoch": steps,
+                          "checkpoint": "last"})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m deepfake_monitor.train.folds",
                                 description=__doc__.split("\n\n")[0])
     p.add_argument("faces", type=Path)
@@ -197,12 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", help="fold names")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    fields = set(TrainConfig.__dataclass_fields__)
-    settings = {k: v for k, v in json.loads(args.config.read_text()).items() if k in fields} \
-        if args.config else {}
-    base = TrainConfig(**{**settings, "faces": str(args.faces), "out": "", "verbose": 2,
-                          "epochs": args.epochs, "steps_per_epoch": args.steps,
-                          "checkpoint": "last"})
+    base = replace(fold_config(args.config, args.epochs, args.steps), faces=str(args.faces))
     folds = [f for f in FOLDS if not args.only or f.name in args.only]
     try:
         results = run_folds(args.faces, args.labels, args.out, base, folds)

@@ -168,15 +168,18 @@ class OnlineBlends:
         self.blend = BLEND_PRESETS[blend]
         self.degradations = degradations
         self.rng = np.random.default_rng(seed)
-        detector = FaceDetector("full", min_score=0.3)
-        self.faces: list[FaceDetection | None] = []
+        # Faces (and meshes) only where fakes are made online: with share 0 every fake is a
+        # dataset fake, and reading every real crop up front would be wasted.
+        self.faces: list[FaceDetection | None] = [None] * len(self.reals)
         images = []
-        for s in self.reals:
-            image = self._read(s.path)
-            found = detector.detect(image) if share > 0 else []
-            self.faces.append(max(found, key=lambda f: f.width * f.height) if found else None)
-            if share > 0 and mesh:
-                images.append(image)
+        if share > 0:
+            detector = FaceDetector("full", min_score=0.3)
+            for i, s in enumerate(self.reals):
+                image = self._read(s.path)
+                found = detector.detect(image)
+                self.faces[i] = max(found, key=lambda f: f.width * f.height) if found else None
+                if mesh:
+                    images.append(image)
         self.meshes = (face_meshes(images, self.faces) if share > 0 and mesh
                        else [None] * len(self.reals))
         self.outlines = [None if m is None else m[list(FACE_OVAL)] for m in self.meshes]

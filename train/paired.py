@@ -19,7 +19,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -47,9 +47,9 @@ class Couples:
     """The dataset's real fakes, ready to draw: aligned (real, fake) crops of the same frame,
     fakes without a twin, and the real crops of videos (their partners)."""
 
-    aligned: list[tuple[Any, Any]]
-    unpaired: list[Any]
-    footage: list[Any]
+    aligned: list[tuple[CropSample, CropSample]]
+    unpaired: list[CropSample]
+    footage: list[CropSample]
 
     def describe(self) -> str:
         videos = {f.video_id for _, f in self.aligned}
@@ -58,7 +58,7 @@ class Couples:
                 f"{len(self.footage)} real video crops as their partners")
 
 
-def find_couples(samples: Sequence[Any]) -> Couples:
+def find_couples(samples: Sequence[CropSample]) -> Couples:
     """Aligned pairs: a fake crop and its source video's crop of the same frame number (the
     largest face of both: extract keeps one face per frame by default). A fake whose source
     clip has no crop at that frame, or no source clip, is unpaired. Partners of unpaired fakes
@@ -123,7 +123,7 @@ class PairedSource:
         members = groups[keys[int(self.rng.integers(len(keys)))]]
         return members[int(self.rng.integers(len(members)))]
 
-    def draw(self) -> tuple[Any, Any]:
+    def draw(self) -> tuple[CropSample, CropSample]:
         """One (real, fake) couple of dataset samples."""
         if self.rng.random() < self.aligned_share:
             return self.couples.aligned[self._pick(self.by_fake_video)]

@@ -145,14 +145,9 @@ def build(shared: Path, work: Path, out: Path, recipe: Recipe,
                 done=None if (run / "resume").is_dir() else run / "best.keras")
     figures: dict[str, Any] = {"recipe": asdict(recipe)}
     if folds:
-        from .folds import run_folds, table
-        from .training import TrainConfig
+        from .folds import fold_config, run_folds, table
 
-        settings = json.loads((run / "config.json").read_text(encoding="utf-8"))
-        fields = set(TrainConfig.__dataclass_fields__)
-        base = TrainConfig(**{**{k: v for k, v in settings.items() if k in fields},
-                              "epochs": recipe.fold_epochs, "verbose": 2,
-                              "steps_per_epoch": recipe.fold_steps})
+        base = fold_config(run / "config.json", recipe.fold_epochs, recipe.fold_steps)
         results = run_folds(faces, labels, work / "folds", base)
         figures["folds"] = results
         figures["fold_table"] = table(results)
@@ -167,8 +162,8 @@ def build(shared: Path, work: Path, out: Path, recipe: Recipe,
     run_command(["export", str(run), "--out", str(provisional)], done=provisional)
     held = scan_labelled(provisional, labels, work / "heldout_scan.json",
                          held_out_clips(labels))
-    reals = [float(v["score"]) for v in held["videos"]
-             if v.get("score") is not None and _label(labels, v["path"]) == 0]
+    reals = [float(v["score"]) for v in held["videos"]  # scan --labels labels each video
+             if v.get("score") is not None and v.get("label") == "real"]
     if not reals:
         raise UserError("no held-out real clip got a score: cannot set the threshold")
     threshold = clip_threshold(reals, recipe.target_fpr)
@@ -327,13 +322,6 @@ def at_threshold(report: dict[str, Any], threshold: float) -> dict[str, Any]:
     return {"real_flagged": sum(s >= threshold for s in reals) / max(len(reals), 1),
             "fake_caught": sum(s >= threshold for s in fakes) / max(len(fakes), 1),
             "pairs_above": sum(f > r for f, r in twins), "pairs": len(twins)}
-
-
-def _label(labels: Path, path: str) -> int | None:
-    from deepfake_monitor.realtime.outputs.labelled_metrics import read_labels
-
-    found = read_labels(labels).lookup(path)
-    return None if found is None else int(found.fake)
 
 
 def training_data(work: Path) -> str:

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import keras
 import numpy as np
 import tensorflow as tf
@@ -405,34 +404,16 @@ def paired_dataset(samples: Sequence[Sample], size: int, config: TrainConfig,
     couples = find_couples(samples)
     rest = None
     if config.paired < 1.0:
-        if config.online_sbi > 0:
-            rest = OnlineBlends([s for s in samples if s.label == REAL], [], size, 1.0,
-                                config.online_blend, config.seed + 1, swap=config.online_swap,
-                                degradations=degradations, mesh=config.mesh)
-        else:
-            rest = _dataset_couples(samples, config.seed + 1)
+        # The rest: online fakes of every real crop, or (share 0) the dataset's own couples.
+        online = config.online_sbi > 0
+        rest = OnlineBlends([s for s in samples if s.label == REAL],
+                            [] if online else [s for s in samples if s.label == FAKE], size,
+                            1.0 if online else 0.0, config.online_blend, config.seed + 1,
+                            swap=config.online_swap, degradations=degradations,
+                            mesh=config.mesh)
     source = PairedSource(couples, size, config.paired, aligned_share=config.aligned_share,
                           rest=rest, degradations=degradations, seed=config.seed)
     return _batched(source, size, config.batch_size, augment)
-
-
-def _dataset_couples(samples: Sequence[Sample],
-                     seed: int) -> Callable[[], Iterator[tuple[np.ndarray, np.float32]]]:
-    """Random (real, fake) crop couples of the dataset, as uint8 RGB."""
-    reals = [s for s in samples if s.label == REAL]
-    fakes = [s for s in samples if s.label == FAKE]
-    if not (reals and fakes):
-        raise UserError("the training split needs real and fake crops")
-    rng = np.random.default_rng(seed)
-
-    def read(s: Sample) -> np.ndarray:
-        return cv2.cvtColor(cv2.imread(s.path, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-
-    def items() -> Iterator[tuple[np.ndarray, np.float32]]:
-        while True:
-            yield read(reals[int(rng.integers(len(reals)))]), np.float32(REAL)
-            yield read(fakes[int(rng.integers(len(fakes)))]), np.float32(FAKE)
-    return items
 
 
 def _batched(source: Callable[[], Iterator[tuple[np.ndarray, np.float32]]], size: int,
@@ -527,7 +508,7 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     counts = {"train": _counts(train_set), "val": _counts(val_set)}
     for split, c in counts.items():
         if split == "train" and (config.online_sbi >= 1.0 or config.paired > 0) and c["real"]:
-            continue  # every training fake is made online from the real crops
+            continue  # fakes made online, or drawn beside their twins (paired.py)
         if not (c["real"] and c["fake"]):
             raise UserError(f"{faces}: the {split} split needs real and fake crops, has "
                             f"{c['real']} real and {c['fake']} fake")
