@@ -48,8 +48,6 @@ KNOWN_LARGE: dict[tuple[str, str], str] = {
     ("module", "realtime/app/window.py"): "MainWindow not yet split",
     ("class", "realtime/app/worker.py:StreamWorker"): "engine feed, recorder, tile state",
     ("class", "realtime/app/window.py:MainWindow"): "menus, sources and alerts in one class",
-    ("module", "realtime/sources/video_source.py"): "VideoSource not yet split",
-    ("class", "realtime/sources/video_source.py:VideoSource"): "state machine not yet split",
 }
 
 FORBIDDEN = {

@@ -61,5 +61,7 @@ Modules: spec (what a source is: kinds, parsing, states, events, frames), creden
 mask, quote the userinfo of URLs), capture (the backends' protocol), one module per capture kind
 (files, h264 for sampled H.264 files, webcam, streams, screen), the helpers they share
 (sampling, rotation, frame_limit, stream_kinds), buffer (the hand-off), and video_source (the
-state machine).
+state machine) with its collaborators: status (states and events), connection (the backend for
+a kind, the capture in use), reconnect (first open, reconnects with backoff), reading (the
+capture thread's loop) and playback (pause and seek of a file played live).
 """
