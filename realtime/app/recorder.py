@@ -1,5 +1,6 @@
 """The app's recordings (`Recorder`): annotated frames written to H.264 on a thread of their own,
-with a bounded queue, so that a slow disk never stalls the display."""
+with a bounded queue, so that a slow disk never stalls the display; and a source's slot for the
+one that runs (`RecordingSlot`)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from ..analysis.pipeline import FrameResult
 from ..outputs.overlays import (
     DEFAULT_ANNOTATORS,
     Annotator,
+    BoxAnnotator,
+    HeaderAnnotator,
+    LabelAnnotator,
+    MeterAnnotator,
 )
 from ..outputs.video_writer import H264Writer
 from .frames import draw_overlays
@@ -82,3 +87,44 @@ class Recorder:
                 self.error = self.error or f"cannot write {self.path}: {exc}"
             if self.on_done is not None:
                 self.on_done(self)
+
+
+class RecordingSlot:
+    """A source's recording, if one runs: started and stopped from the GUI thread, fed by the
+    display thread. `lock` is the worker's."""
+
+    def __init__(self, lock: threading.Lock, name: str) -> None:
+        self._lock = lock
+        self._name = name
+        self.recorder: Recorder | None = None
+
+    @property
+    def path(self) -> Path | None:
+        recorder = self.recorder
+        return recorder.path if recorder is not None else None
+
+    def start(self, path: Path, fps: float, *, file: bool, model: str,
+              on_done: Callable[[Recorder], None] | None = None) -> None:
+        """Record from now on to `path`, with the header, boxes, meters and labels of the
+        annotated video; a recording already running is finished."""
+        header = HeaderAnnotator(file=file, model=model)
+        recorder = Recorder(path, fps, self._name, on_done=on_done,
+                            annotators=(header, BoxAnnotator(), MeterAnnotator(),
+                                        LabelAnnotator(header)))
+        with self._lock:
+            old, self.recorder = self.recorder, recorder
+        if old is not None:
+            old.finish()
+
+    def take(self) -> Recorder | None:
+        """The running recorder, no longer this slot's (call with the lock held)."""
+        recorder, self.recorder = self.recorder, None
+        return recorder
+
+    def stop(self) -> Recorder | None:
+        """Stops at once; the recorder's thread finishes the file by itself."""
+        with self._lock:
+            recorder = self.take()
+        if recorder is not None:
+            recorder.finish()
+        return recorder
