@@ -274,3 +274,11 @@ class StreamWorker(QObject):
 
     def _on_error(self, message: str) -> None:
         self.error = message
+
+
+def stop_in_background(worker: StreamWorker, timeout: float) -> threading.Thread:
+    """Stop `worker` on a thread of its own, so that the GUI never waits; the thread, started."""
+    thread = threading.Thread(target=worker.stop, args=(timeout,), name=f"stopper:{worker.name}",
+                              daemon=True)
+    thread.start()
+    return thread
