@@ -12,7 +12,8 @@ an explicit `tf.TensorSpec([None, S, S, 3], tf.float32, name="input")`, returnin
   works too but writes a temporary SavedModel and is slower;
 * `from_function` traces the model once (which also builds it), freezes its variables into
   initializers, gives a dynamic batch axis from the `None` in the spec, and lets us pick the
-  names: input "input", output "logit" (single-output models) or the output's index.
+  names: input "input", output "logit" (single-output models) or the output layers' names
+  ("logit" and "mask" with a manipulation-mask head, train/manipulation_mask.py).
 
 One trap remains: constants a layer keeps as *eager tensors* rather than variables (Keras 3's
 `Normalization` in EfficientNet when it was never adapted: its mean and variance) are captured
@@ -169,12 +170,13 @@ def convert(model: Any, size: int, *, opset: int = DEFAULT_OPSET) -> Any:
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     model(np.zeros((1, size, size, 3), np.float32), training=False)  # build it
     spec = (tf.TensorSpec([None, size, size, 3], tf.float32, name=INPUT_NAME),)
+    names = output_names(model)
 
     @tf.function(input_signature=spec)
     def serve(image: Any) -> dict[str, Any]:
         out = model(image, training=False)
         if isinstance(out, (list, tuple)):
-            return {f"output_{i}": o for i, o in enumerate(out)}
+            return {name: o for name, o in zip(names, out, strict=True)}
         return {"logit": out}
 
     concrete = serve.get_concrete_function()
@@ -185,6 +187,16 @@ def convert(model: Any, size: int, *, opset: int = DEFAULT_OPSET) -> Any:
         if dims and not dims[0].HasField("dim_value"):
             dims[0].dim_param = "N"
     return onnx_model
+
+
+def output_names(model: Any) -> list[str]:
+    """The ONNX outputs' names, in the model's order: its output layers' names where they are
+    distinct (a mask-head model: "logit", "mask"), else "output_<i>"."""
+    names = [str(n) for n in getattr(model, "output_names", None) or []]
+    count = len(getattr(model, "outputs", None) or [])
+    if len(names) == count and len(set(names)) == count:
+        return names
+    return [f"output_{i}" for i in range(count)]
 
 
 def _fold_captures(onnx_model: Any, concrete: Any) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 from pathlib import Path
 
@@ -81,3 +83,13 @@ def astronaut_frames(face: np.ndarray, n: int = 50, size: tuple[int, int] = (640
 def astronaut_clip(tmp_path: Path, astronaut_bgr: np.ndarray) -> Path:
     """A 2 s, 25 fps, 640x360 clip of a real face moving across the frame."""
     return write_clip(tmp_path / "astronaut.mp4", astronaut_frames(astronaut_bgr))
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    """`deepfake-monitor ARGS` in this process: (exit code, stdout + stderr)."""
+    from deepfake_monitor.realtime.cli import main
+
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(list(args))
+    return code, out.getvalue() + err.getvalue()

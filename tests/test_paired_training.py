@@ -8,29 +8,18 @@ in the manipulated face, as a live swap's original and swapped halves do.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import astronaut_frames, write_clip
+from conftest import astronaut_frames, run_cli, write_clip
 
 from deepfake_monitor.realtime.errors import UserError
 from deepfake_monitor.train.layouts import parse_labels
 
 pytest.importorskip("tensorflow")
-
-
-def _cli(*args: str) -> tuple[int, str]:
-    from deepfake_monitor.realtime.cli import main
-
-    err, out = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        code = main(list(args))
-    return code, out.getvalue() + err.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +40,7 @@ def paired_faces(tmp_path_factory: pytest.TempPathFactory, astronaut_bgr: np.nda
     with (root / "labels.csv").open("w", newline="") as fh:
         csv.writer(fh).writerows(rows)
     out = root / "faces"
-    code, text = _cli("extract", str(root), "--layout", "labels", "--out", str(out),
+    code, text = run_cli("extract", str(root), "--layout", "labels", "--out", str(out),
                       "--frames-per-video", "6", "--size", "64", "--margin", "0.3",
                       "--no-align", "--val", "0.25", "--test", "0.0")
     assert code == 0, text
@@ -103,7 +92,7 @@ def test_couples_are_the_same_frame_of_twin_clips(paired_faces: Path) -> None:
 def test_paired_training_runs_and_keeps_the_last_epoch(paired_faces: Path,
                                                        tmp_path: Path) -> None:
     run = tmp_path / "run"
-    code, text = _cli("train", str(paired_faces), "--out", str(run), "--backbone", "compact",
+    code, text = run_cli("train", str(paired_faces), "--out", str(run), "--backbone", "compact",
                       "--weights", "none", "--epochs", "2", "--steps-per-epoch", "3",
                       "--batch-size", "8", "--paired", "1", "--checkpoint", "last", "--quiet")
     assert code == 0, text

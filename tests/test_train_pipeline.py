@@ -10,9 +10,7 @@ inference mode (their batch-norm statistics need hundreds of steps), so scores w
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import math
 import os
@@ -23,21 +21,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import astronaut_frames, shared_clips, write_clip
+from conftest import astronaut_frames, run_cli, shared_clips, write_clip
 
 from deepfake_monitor.realtime.analysis.verdict import video_scores_from_frames
 from deepfake_monitor.realtime.model.contract import ModelContract
 
 SIZE = 64
-
-
-def _cli(*args: str) -> tuple[int, str]:
-    from deepfake_monitor.realtime.cli import main
-
-    err, out = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        code = main(list(args))
-    return code, out.getvalue() + err.getvalue()
 
 
 # -- metric helpers (no TensorFlow) ----------------------------------------------------------
@@ -134,17 +123,17 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (reals / clip.stem / clip.name).symlink_to(clip)
 
     dataset, faces, run = base / "dataset", base / "faces", base / "runs" / "r1"
-    code, log = _cli("synthesize", str(base / "reals"), "--out", str(dataset),
+    code, log = run_cli("synthesize", str(base / "reals"), "--out", str(dataset),
                      "--synthesize", "sbi+swap", "--max-frames", "8")
     assert code == 0, log
-    code, log = _cli("extract", str(dataset), "--layout", "folders", "--out", str(faces),
+    code, log = run_cli("extract", str(dataset), "--layout", "folders", "--out", str(faces),
                      "--size", str(SIZE), "--frames-per-video", "6", "--val", "0.3",
                      "--test", "0.3", "--seed", "1")
     assert code == 0, log
-    code, log = _cli("train", str(faces), "--out", str(run), "--backbone", "resnet50",
+    code, log = run_cli("train", str(faces), "--out", str(run), "--backbone", "resnet50",
                      "--weights", "none", "--epochs", "1", "--batch-size", "16", "--quiet")
     assert code == 0, log
-    code, log = _cli("evaluate", str(run), str(faces), "--split", "test")
+    code, log = run_cli("evaluate", str(run), str(faces), "--split", "test")
     assert code == 0, log
     return {"dataset": dataset, "faces": faces, "run": run, "reals": reals}
 
@@ -258,14 +247,14 @@ def test_compact_backbone_trains_and_evaluate_sets_a_false_alarm_threshold(
     """The default model's recipe: `train --backbone compact`, then `evaluate --threshold-fpr`
     puts the threshold where that share of validation real crops scores above it."""
     run = pipeline["run"].parent / "compact"
-    code, log = _cli("train", str(pipeline["faces"]), "--out", str(run), "--backbone", "compact",
+    code, log = run_cli("train", str(pipeline["faces"]), "--out", str(run), "--backbone", "compact",
                      "--weights", "none", "--epochs", "1", "--steps-per-epoch", "4",
                      "--batch-size", "16", "--online-sbi", "0.5", "--quiet")
     assert code == 0, log
-    code, log = _cli("train", str(pipeline["faces"]), "--out", str(run / "x"), "--backbone",
+    code, log = run_cli("train", str(pipeline["faces"]), "--out", str(run / "x"), "--backbone",
                      "compact", "--weights", "imagenet")
     assert code == 2 and "no ImageNet weights" in log
-    code, log = _cli("evaluate", f"{run}/", str(pipeline["faces"]), "--split", "val",
+    code, log = run_cli("evaluate", f"{run}/", str(pipeline["faces"]), "--split", "val",
                      "--threshold-fpr", "0.25")
     assert code == 0, log
     assert f"written: {run}/metrics.json, " in log  # as a path, not 'runs/compact//metrics.json'

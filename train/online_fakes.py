@@ -155,7 +155,8 @@ class OnlineBlends:
 
     def __init__(self, reals: Sequence[Any], fakes: Sequence[Any], size: int,
                  share: float, blend: str = "strong", seed: int = 0, swap: float = 0.0,
-                 degradations: Degrade | None = None, mesh: bool = True) -> None:
+                 degradations: Degrade | None = None, mesh: bool = True,
+                 mask_side: int | None = None) -> None:
         from deepfake_monitor.realtime.faces.detector import FaceDetector
         from deepfake_monitor.realtime.faces.face_mesh import FACE_OVAL
 
@@ -167,6 +168,7 @@ class OnlineBlends:
         self.swap = swap
         self.blend = BLEND_PRESETS[blend]
         self.degradations = degradations
+        self.mask_side = mask_side  # with a side: (crop, label, mask grid) triples
         self.rng = np.random.default_rng(seed)
         # Faces (and meshes) only where fakes are made online: with share 0 every fake is a
         # dataset fake, and reading every real crop up front would be wasted.
@@ -200,7 +202,24 @@ class OnlineBlends:
             rgb = degrade(rgb, self.rng, self.degradations)
         return rgb
 
-    def __call__(self) -> Iterator[tuple[np.ndarray, np.float32]]:
+    def __call__(self) -> Iterator[tuple[Any, ...]]:
+        """(crop, label) pairs, or with `mask_side` (crop, label, mask grid) triples: zeros
+        for a real crop, the blend mask of a fake made here, unknown for a dataset fake."""
+        from .manipulation_mask import to_grid, unknown
+
+        side = self.mask_side
+        for real, fake, region in self._couples():
+            if side is None:
+                yield real, np.float32(REAL)
+                yield fake, np.float32(FAKE)
+                continue
+            yield real, np.float32(REAL), np.zeros((side, side), np.float32)
+            yield (fake, np.float32(FAKE),
+                   unknown(side) if region is None else to_grid(region, side))
+
+    def _couples(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+        """Endless (real crop, fake crop, the fake's blend mask or None), finished (RGB,
+        degraded) in the order the random draws have always been made."""
         from .sbi import face_swap, mesh_swap, self_blend
 
         pool = self.with_face if not self.fakes else None
@@ -208,25 +227,25 @@ class OnlineBlends:
             i = (pool[int(self.rng.integers(len(pool)))] if pool is not None
                  else int(self.rng.integers(len(self.reals))))
             real = self._read(self.reals[i].path)
-            yield self._finish(real), np.float32(REAL)
+            finished = self._finish(real)
             face = self.faces[i]
             donor = self._donor(i) if self.rng.random() < self.swap else None
             if face is not None and (pool is not None or self.rng.random() < self.share):
                 if donor is None:
-                    fake = self_blend(real, face, self.rng, self.blend,
-                                      outline=self.outlines[i]).image
+                    made = self_blend(real, face, self.rng, self.blend, outline=self.outlines[i])
                 elif self.meshes[i] is not None and self.meshes[donor] is not None:
-                    fake = mesh_swap(real, face, self.meshes[i],
+                    made = mesh_swap(real, face, self.meshes[i],
                                      self._read(self.reals[donor].path), self.meshes[donor],
-                                     self.rng, self.blend).image
+                                     self.rng, self.blend)
                 else:
-                    fake = face_swap(real, face, self._read(self.reals[donor].path),
+                    made = face_swap(real, face, self._read(self.reals[donor].path),
                                      self.faces[donor], self.rng, self.blend,
                                      target_outline=self.outlines[i],
-                                     source_outline=self.outlines[donor]).image
+                                     source_outline=self.outlines[donor])
+                yield finished, self._finish(made.image), made.mask
             else:
                 fake = self._read(self.fakes[int(self.rng.integers(len(self.fakes)))].path)
-            yield self._finish(fake), np.float32(FAKE)
+                yield finished, self._finish(fake), None
 
     def _donor(self, i: int) -> int | None:
         """Another identity's real crop with a face (None: no such crop after a few tries).

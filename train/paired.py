@@ -19,7 +19,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -90,8 +90,9 @@ class PairedSource:
     one. Both crops of a couple are degraded independently (as two recordings would be)."""
 
     def __init__(self, couples: Couples, size: int, share: float, *, aligned_share: float = 0.75,
-                 rest: Callable[[], Iterator[tuple[np.ndarray, np.float32]]] | None = None,
-                 degradations: Degrade | None = None, seed: int = 0) -> None:
+                 rest: Callable[[], Iterator[tuple[Any, ...]]] | None = None,
+                 degradations: Degrade | None = None, seed: int = 0,
+                 mask_side: int | None = None) -> None:
         if not couples.aligned and not (couples.unpaired and couples.footage):
             raise UserError("--paired: the training split has no real fakes with a twin or a "
                             "real video to pair with (extract a labels layout with a pair "
@@ -103,6 +104,7 @@ class PairedSource:
         if not (couples.unpaired and couples.footage):
             self.aligned_share = 1.0
         self.rest, self.degradations = rest, degradations
+        self.mask_side = mask_side  # with a side: (crop, label, mask grid) triples
         self.rng = np.random.default_rng(seed)
         self.by_fake_video: dict[str, list[int]] = defaultdict(list)
         for i, (_, fake) in enumerate(couples.aligned):
@@ -113,7 +115,9 @@ class PairedSource:
         log.info("paired training: %s", couples.describe())
 
     def _read(self, path: str) -> np.ndarray:
-        rgb = cv2.cvtColor(read_crop(path, self.size), cv2.COLOR_BGR2RGB)
+        return cv2.cvtColor(read_crop(path, self.size), cv2.COLOR_BGR2RGB)
+
+    def _degraded(self, rgb: np.ndarray) -> np.ndarray:
         if self.degradations is not None:
             rgb = degrade(rgb, self.rng, self.degradations)
         return rgb
@@ -131,13 +135,32 @@ class PairedSource:
         real = self.couples.footage[int(self.rng.integers(len(self.couples.footage)))]
         return real, fake
 
-    def __call__(self) -> Iterator[tuple[np.ndarray, np.float32]]:
+    def __call__(self) -> Iterator[tuple[Any, ...]]:
+        """(crop, label) pairs, or with `mask_side` (crop, label, mask grid) triples: the
+        fake's difference from its twin for an aligned couple (train/manipulation_mask.py),
+        zeros for a real crop, unknown for a fake without a twin."""
+        from .manipulation_mask import pair_targets, unknown
+
         rest = self.rest() if self.rest is not None else None
+        side = self.mask_side
         while True:
             if rest is None or self.rng.random() < self.share:
                 real, fake = self.draw()
-                yield self._read(real.path), np.float32(REAL)
-                yield self._read(fake.path), np.float32(FAKE)
+                real_clean, fake_clean = self._read(real.path), self._read(fake.path)
+                real_rgb = self._degraded(real_clean)
+                fake_rgb = self._degraded(fake_clean)
+                if side is None:
+                    yield real_rgb, np.float32(REAL)
+                    yield fake_rgb, np.float32(FAKE)
+                    continue
+                if fake.source_video and real.video_id == fake.source_video:
+                    # from the clean crops: the mask is of the swap, not of the degradations
+                    # drawn for either crop
+                    real_mask, fake_mask = pair_targets(real_clean, fake_clean, side)
+                else:
+                    real_mask, fake_mask = np.zeros((side, side), np.float32), unknown(side)
+                yield real_rgb, np.float32(REAL), real_mask
+                yield fake_rgb, np.float32(FAKE), fake_mask
             else:
                 yield next(rest)
                 yield next(rest)

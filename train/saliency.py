@@ -35,6 +35,7 @@ from deepfake_monitor.realtime.faces.crop import crop_faces, crop_matrix
 from deepfake_monitor.realtime.faces.detector import DEFAULT_MODEL, FaceDetection, FaceDetector
 from deepfake_monitor.realtime.faces.face_mesh import FACE_OVAL, FaceMesh
 from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier, calibrated_logits
+from deepfake_monitor.realtime.model.contract import MASK_OUTPUT
 from deepfake_monitor.realtime.outputs.atomic import atomic_write_bytes, check_output_file
 
 from .extract import ReadReport, SampledFrame, read_frames, read_image
@@ -137,6 +138,18 @@ def occlusion_map(classifier: DeepfakeClassifier, crop: np.ndarray,
     return OcclusionMap(total / count, score, p_fake)
 
 
+def predicted_mask(classifier: DeepfakeClassifier, crop: np.ndarray) -> np.ndarray | None:
+    """The model's own manipulation mask of one crop (its "mask" output, a model trained with
+    `--mask-weight`), at the crop's size, 0..1; None for a model without one."""
+    names = classifier.backend.output_names
+    if MASK_OUTPUT not in names:
+        return None
+    out = classifier.backend.run(classifier.preprocess(crop[None]))[names.index(MASK_OUTPUT)]
+    grid = np.asarray(out, np.float32)[0, ..., 0]
+    size = crop.shape[0]
+    return cv2.resize(grid, (size, size), interpolation=cv2.INTER_LINEAR)
+
+
 # -- faces of an input ------------------------------------------------------------------------
 
 
@@ -147,6 +160,7 @@ class FaceMap:
     crop: np.ndarray  # BGR, as the model saw it
     outline: np.ndarray  # (K, 2) the face mesh's oval, in crop pixels (continuous coordinates)
     map: OcclusionMap
+    mask: np.ndarray | None = None  # the model's manipulation mask, if it has the output
 
 
 @dataclass
@@ -220,7 +234,7 @@ def explain_input(path: Path, name: str, classifier: DeepfakeClassifier, detecto
             oval = mesh.landmarks(frame.image, [face])[0].points[list(FACE_OVAL)]
             result.faces.append(FaceMap(
                 frame.index, frame.t, image, to_crop(oval, face, size, crop.margin, crop.align),
-                occlusion_map(classifier, image, config)))
+                occlusion_map(classifier, image, config), predicted_mask(classifier, image)))
     except SourceError as exc:
         result.error = str(exc)
     return result
@@ -232,9 +246,10 @@ def explain_input(path: Path, name: str, classifier: DeepfakeClassifier, detecto
 @dataclass(frozen=True)
 class GridLayout:
     """Pixel sizes of the PNG: a legend on top, then a row per input with two header lines and
-    one cell (crop | map, caption below) per sampled face."""
+    one cell (crop | map [| the model's mask], caption below) per sampled face."""
 
     tile: int = 160
+    panels: int = 2
     pad: int = 6
     legend: int = 56
     header: int = 38
@@ -243,7 +258,7 @@ class GridLayout:
 
     @property
     def cell_width(self) -> int:
-        return 2 * self.tile + self.pad
+        return self.panels * self.tile + (self.panels - 1) * self.pad
 
     @property
     def row_height(self) -> int:
@@ -304,7 +319,8 @@ def shares_text(result: InputResult) -> str:
 def render_grid(results: Sequence[InputResult], config: OcclusionConfig, model_name: str, *,
                 shared_scale: bool = False, layout: GridLayout | None = None) -> np.ndarray:
     """The figure as a BGR image."""
-    lay = layout or GridLayout()
+    masks = any(f.mask is not None for r in results for f in r.faces)
+    lay = layout or GridLayout(panels=3 if masks else 2)
     cols = max((len(r.faces) for r in results), default=1)
     width, height = lay.size(len(results), cols)
     img = np.full((height, width, 3), BACKGROUND, np.uint8)
@@ -316,7 +332,8 @@ def render_grid(results: Sequence[InputResult], config: OcclusionConfig, model_n
     _text(img, f"{config.fill} {config.patch}px patch, stride {config.stride}; heat = drop in "
                f"{unit} when hidden, scale " + ("shared" if shared_scale else "per crop")
                + " (+-max in caption)", lay.pad, 33, inner, DIM)
-    _text(img, "red/yellow: evidence for fake, blue: for real; line: face oval (face mesh)",
+    _text(img, "red/yellow: evidence for fake, blue: for real; line: face oval (face mesh)"
+               + ("; third: the model's own mask (red: replaced)" if masks else ""),
           lay.pad, 49, inner, DIM)
     t = lay.tile
     for row, result in enumerate(results):
@@ -352,6 +369,10 @@ def render_grid(results: Sequence[InputResult], config: OcclusionConfig, model_n
                           (255, 255, 255), 1, cv2.LINE_AA, shift=4)
             img[ty : ty + t, x0 : x0 + t] = crop
             img[ty : ty + t, x0 + t + lay.pad : x0 + 2 * t + lay.pad] = overlay
+            if face.mask is not None and lay.panels > 2:
+                x2 = x0 + 2 * (t + lay.pad)
+                img[ty : ty + t, x2 : x2 + t] = heat_overlay(
+                    crop, cv2.resize(face.mask, (t, t), interpolation=cv2.INTER_LINEAR), 1.0)
             when = ("image" if result.path.suffix.lower() in IMAGE_EXTENSIONS
                     else f"frame {face.frame}")
             _text(img, f"{when}  P(fake) {face.map.p_fake:.2f}  heat +-{scale:.2g}",

@@ -46,7 +46,7 @@ from .corpora import (
     with_splits,
     write_labels,
 )
-from .default_model import (
+from .recipe_steps import (
     clip_threshold,
     measure_speed,
     metrics_at,
@@ -79,6 +79,8 @@ class Recipe:
     freeze: float = 0.5
     paired: float = 1.0  # share of couples from real fakes; the rest self-blends
     aligned_share: float = 0.75
+    mask_weight: float = 0.0  # > 0: a manipulation-mask head (train/manipulation_mask.py)
+    head: str = "pooled"  # or "multilayer" (train/heads.py)
     online_blend: str = "paper"
     val_people: tuple[str, ...] = ("Tim_Chrys", "Liu_Lice")
     target_fpr: float = 0.05
@@ -106,6 +108,10 @@ def train_argv(recipe: Recipe, faces: Path, run: Path) -> list[str]:
             "--dropout", str(recipe.dropout), "--patience", str(recipe.epochs),
             "--freeze", str(recipe.freeze), "--degrade", "--paired", str(recipe.paired),
             "--aligned-share", str(recipe.aligned_share), "--seed", str(recipe.seed), "--quiet"]
+    if recipe.mask_weight > 0:
+        argv += ["--mask-weight", str(recipe.mask_weight)]
+    if recipe.head != "pooled":
+        argv += ["--head", recipe.head]
     if recipe.paired < 1.0:
         argv += ["--online-sbi", "1", "--online-blend", recipe.online_blend]
     return argv
@@ -242,6 +248,9 @@ def render_card(figures: dict[str, Any], contract: Any) -> str:
              f"({r['aligned_share']:.0%} of those the same frame of a fake and its original, "
              f"the others a fake without a twin beside a real video crop)"
              + (", the rest self-blends of real crops" if r["paired"] < 1 else "")
+             + (f"; a manipulation-mask head beside the classifier (loss weight "
+                f"{r['mask_weight']}; the ONNX graph's second output, \"mask\")"
+                if r.get("mask_weight") else "")
              + "; degradations on both classes. Checkpoint "
              f"chosen on the validation people's real live swaps ({', '.join(r['val_people'])}).",
              "", "## Figures", "",
@@ -370,6 +379,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "(default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=Recipe.epochs)
     parser.add_argument("--freeze", type=float, default=Recipe.freeze)
+    parser.add_argument("--mask-weight", type=float, default=Recipe.mask_weight,
+                        help="train a manipulation-mask head at this loss weight (0: none; "
+                             "default: %(default)s)")
+    parser.add_argument("--head", choices=("pooled", "multilayer"), default=Recipe.head,
+                        help="the classifier's head (train/heads.py; default: %(default)s)")
     parser.add_argument("--folds", action="store_true",
                         help="also run leave-one-generator-out (about 5 minutes a fold on two "
                              "CPU cores)")
@@ -378,7 +392,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("deepfake_monitor.realtime.sources").setLevel(logging.WARNING)
-    recipe = Recipe(paired=args.paired, epochs=args.epochs, freeze=args.freeze)
+    recipe = Recipe(paired=args.paired, epochs=args.epochs, freeze=args.freeze,
+                    mask_weight=args.mask_weight, head=args.head)
     try:
         figures = build(args.shared, args.work, args.out, recipe, args.devset, args.folds)
     except UserError as exc:

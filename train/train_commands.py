@@ -198,6 +198,17 @@ def register_train(subparsers: Any) -> None:
     p.add_argument("--aligned-share", type=share, default=0.75, metavar="A",
                    help="with --paired: the share of those couples that are aligned pairs "
                         "(default: %(default)s)")
+    p.add_argument("--head", choices=("pooled", "multilayer"), default="pooled",
+                   help="what the classifier reads: the backbone's pooled last features, or "
+                        "those beside its pooled 1/8 and 1/16 feature maps (with --freeze 1: "
+                        "a probe of fixed ImageNet features at several depths; default: "
+                        "%(default)s)")
+    p.add_argument("--mask-weight", type=float, default=0.0, metavar="W",
+                   help="train a manipulation-mask head beside the classifier, its loss at "
+                        "weight W (0: none). Targets: the difference between an aligned fake "
+                        "and its original, a self-blend's blend mask, zeros for real crops. "
+                        "The exported model gets a second output, \"mask\" (default: "
+                        "%(default)s)")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
                    help="keep the epoch with the best validation AUC (and stop early), or the "
                         "last epoch, validation only reported (default: %(default)s)")
@@ -232,6 +243,7 @@ def run_train(args: argparse.Namespace) -> int:
         online_sbi=args.online_sbi, online_swap=args.online_swap,
         online_blend=args.online_blend, paired=args.paired, aligned_share=args.aligned_share,
         checkpoint=args.checkpoint, degrade=args.degrade, mesh=args.mesh, seed=args.seed,
+        mask_weight=args.mask_weight, head=args.head,
         verbose=2 if args.quiet else 1)
     best = train(config)
     print(f"{PROG}: trained {args.backbone} into {args.out}: best epoch {best['best_epoch']} "

@@ -8,11 +8,8 @@ A run folder holds what the exporter and `evaluate` need: `config.json` (the res
 settings), `history.csv`, `best.keras` (best validation AUC) and `contract.json` (the model
 contract the exporter embeds unchanged).
 
-Augmentations are those that matter for deepfake detection in the wild: videos are re-encoded,
-resized and filtered on their way to a viewer, so the artifacts a detector keys on must survive
-JPEG re-compression, down/up-scaling, blur and noise; colour jitter, flips and cut-out stop it
-from relying on one colour cast or one face region. Classes are balanced by sampling real and
-fake crops equally often (datasets hold far more fakes than reals, or the reverse with SBI).
+The batches and their augmentations are train/batches.py's. With `mask_weight` > 0 the model has
+a second output, the manipulation mask (train/manipulation_mask.py), trained beside the logit.
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ import json
 import logging
 import math
 import platform
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,10 +39,12 @@ from deepfake_monitor.realtime.model.contract import (
 )
 from deepfake_monitor.train.imagenet_ports import MIN_SIZE, PORTS, build_port
 
+from . import manipulation_mask as mm
+from .batches import Augment, make_dataset, online_dataset, paired_dataset
+from .heads import HEADS, multilayer_backbone
 from .online_fakes import Degrade, OnlineBlends
-from .paired import PairedSource, find_couples
 
-__all__ = ["Degrade", "OnlineBlends"]  # re-exported: they were defined here
+__all__ = ["Degrade", "OnlineBlends", "paired_dataset"]  # re-exported: they were defined here
 
 log = logging.getLogger(__name__)
 
@@ -69,28 +68,6 @@ BACKBONES: dict[str, tuple[str, str, int]] = {
     **{name: ("port", port.preprocess, MIN_SIZE) for name, port in PORTS.items()},
 }
 OFFLINE_BACKBONES = tuple(PORTS)
-
-@dataclass(frozen=True)
-class Augment:
-    """Probabilities and ranges of the training augmentations (0 turns one off)."""
-
-    flip: float = 0.5
-    jpeg: float = 0.5
-    jpeg_quality: tuple[int, int] = (30, 95)
-    rescale: float = 0.3
-    rescale_range: tuple[float, float] = (0.35, 0.9)  # fraction of the side
-    blur: float = 0.2
-    blur_sigma: tuple[float, float] = (0.3, 1.6)
-    noise: float = 0.2
-    noise_std: tuple[float, float] = (1.0, 8.0)  # pixel values
-    color: float = 0.8
-    brightness: float = 20.0  # max offset, pixel values
-    contrast: tuple[float, float] = (0.8, 1.2)
-    saturation: tuple[float, float] = (0.8, 1.2)
-    hue: float = 0.02
-    cutout: float = 0.3
-    cutout_size: tuple[float, float] = (0.1, 0.4)  # fraction of the side
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -120,6 +97,8 @@ class TrainConfig:
     checkpoint: str = "best"  # "best" by validation AUC, or "last" (validation only reported)
     degrade: bool = False  # online_fakes.Degrade (video re-compression, low light, casts)
     mesh: bool = True  # masks from the face mesh's face oval where the model is bundled
+    mask_weight: float = 0.0  # > 0: a manipulation-mask head, its loss at this weight
+    head: str = "pooled"  # or "multilayer": heads.py (with freeze 1: a probe of fixed features)
     seed: int = 0
     verbose: int = 1
 
@@ -136,6 +115,10 @@ class TrainConfig:
         for name in ("online_sbi", "online_swap", "freeze", "paired", "aligned_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"{name} must be within [0, 1], got {getattr(self, name)}")
+        if self.head not in HEADS:
+            raise UserError(f"unknown head {self.head!r}; choose from {', '.join(HEADS)}")
+        if self.mask_weight < 0:
+            raise UserError(f"mask weight must be 0 or more, got {self.mask_weight}")
 
 
 @dataclass(frozen=True)
@@ -222,9 +205,12 @@ def compact_fcn(input_size: int) -> keras.Model:
 
 
 def build_model(backbone: str, input_size: int, *, weights: str | None = "imagenet",
-                dropout: float = 0.3, freeze: float = 0.0) -> keras.Model:
-    """RGB 0..255 crops in, one fake-vs-real logit out; the first `freeze` share of the
-    backbone's weighted layers keep their start weights (and batch-norm statistics)."""
+                dropout: float = 0.3, freeze: float = 0.0,
+                mask_head: bool = False, head: str = "pooled") -> keras.Model:
+    """RGB 0..255 crops in, one fake-vs-real logit out (with `mask_head`, also the
+    manipulation mask: outputs [logit, mask]); the first `freeze` share of the backbone's
+    weighted layers keep their start weights (and batch-norm statistics); `head` "multilayer"
+    also pools earlier feature maps (heads.py)."""
     ctor_name, mode, min_side = BACKBONES[backbone]
     if input_size < min_side:
         raise UserError(f"{backbone} needs inputs of at least {min_side} px, got {input_size}")
@@ -239,13 +225,15 @@ def build_model(backbone: str, input_size: int, *, weights: str | None = "imagen
         net = compact_fcn(input_size)
         if weights is not None:
             net.load_weights(weights)
-        return _with_head(net, backbone, input_size, mode, dropout, freeze)
+        return _with_head(net, backbone, input_size, mode, dropout, freeze, mask_head,
+                          head)
     if ctor_name == "port":
         net = build_port(backbone, input_size,
                          weights="imagenet" if weights == "imagenet" else None)
         if weights not in (None, "imagenet"):
             net.load_weights(weights)
-        return _with_head(net, backbone, input_size, mode, dropout, freeze)
+        return _with_head(net, backbone, input_size, mode, dropout, freeze, mask_head,
+                          head)
     ctor = getattr(keras.applications, ctor_name)
     kwargs: dict[str, Any] = {"include_top": False, "weights": weights, "pooling": "avg",
                               "input_shape": (input_size, input_size, 3)}
@@ -260,17 +248,28 @@ def build_model(backbone: str, input_size: int, *, weights: str | None = "imagen
                             f"the backbones {', '.join(OFFLINE_BACKBONES)} need none, or use "
                             "--weights none") from None
         raise
-    return _with_head(net, backbone, input_size, mode, dropout, freeze)
+    return _with_head(net, backbone, input_size, mode, dropout, freeze, mask_head,
+                          head)
 
 
 def _with_head(net: keras.Model, backbone: str, input_size: int, mode: str,
-               dropout: float, freeze: float) -> keras.Model:
+               dropout: float, freeze: float, mask_head: bool = False,
+               head: str = "pooled") -> keras.Model:
     freeze_early_layers(net, freeze)
+    if head == "multilayer":
+        net = multilayer_backbone(net, input_size)
     inputs = keras.Input((input_size, input_size, 3), dtype="float32", name="image")
     x = BackbonePreprocess(mode, name="preprocess")(inputs)
-    x = net(x)
+    if mask_head:  # the backbone's stride-16 map as a second output of it
+        net = keras.Model(net.inputs, [mm.stride16_features(net, input_size), net.outputs[0]],
+                          name=f"{net.name}_features")
+        features, x = net(x)
+    else:
+        x = net(x)
     x = keras.layers.Dropout(dropout, name="dropout")(x)
     logit = keras.layers.Dense(1, dtype="float32", name="logit")(x)
+    if mask_head:
+        return keras.Model(inputs, [logit, mm.mask_head(features)], name=f"deepfake_{backbone}")
     return keras.Model(inputs, logit, name=f"deepfake_{backbone}")
 
 
@@ -291,156 +290,6 @@ def leaf_layers(net: keras.Model) -> list[keras.layers.Layer]:
         else:
             out.append(layer)
     return out
-
-# -- input pipeline --------------------------------------------------------------------------
-
-
-def decode(path: tf.Tensor, size: int) -> tf.Tensor:
-    """A crop file as RGB float32 0..255 at size x size (TF decodes JPEG/PNG to RGB)."""
-    image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-    image = tf.image.resize(tf.cast(image, tf.float32), (size, size), antialias=True)
-    return tf.ensure_shape(image, (size, size, 3))
-
-
-def _chance(p: float) -> tf.Tensor:
-    return tf.random.uniform(()) < p
-
-
-def _gaussian_blur(image: tf.Tensor, sigma: tf.Tensor) -> tf.Tensor:
-    r = tf.range(-3.0, 4.0)
-    k = tf.exp(-(r**2) / (2.0 * sigma**2))
-    k = k / tf.reduce_sum(k)
-    kernel = tf.tile(tf.reshape(k[:, None] * k[None, :], (7, 7, 1, 1)), (1, 1, 3, 1))
-    padded = tf.pad(image[None], [[0, 0], [3, 3], [3, 3], [0, 0]], mode="REFLECT")
-    return tf.nn.depthwise_conv2d(padded, kernel, (1, 1, 1, 1), "VALID")[0]
-
-
-def augment_image(image: tf.Tensor, size: int, a: Augment) -> tf.Tensor:
-    """One training crop's augmentations, RGB float32 0..255 in and out."""
-    if a.flip:
-        image = tf.cond(_chance(a.flip), lambda: tf.image.flip_left_right(image), lambda: image)
-    if a.color:
-        def jitter(x: tf.Tensor) -> tf.Tensor:
-            x = x + tf.random.uniform((), -a.brightness, a.brightness)
-            mean = tf.reduce_mean(x, axis=(0, 1), keepdims=True)
-            x = (x - mean) * tf.random.uniform((), *a.contrast) + mean
-            x = tf.clip_by_value(x, 0.0, 255.0) / 255.0
-            x = tf.image.adjust_saturation(x, tf.random.uniform((), *a.saturation))
-            x = tf.image.adjust_hue(x, tf.random.uniform((), -a.hue, a.hue))
-            return tf.clip_by_value(x, 0.0, 1.0) * 255.0
-        image = tf.cond(_chance(a.color), lambda: jitter(image), lambda: image)
-    if a.rescale:
-        def rescale(x: tf.Tensor) -> tf.Tensor:
-            side = tf.cast(tf.cast(size, tf.float32) * tf.random.uniform((), *a.rescale_range),
-                           tf.int32)
-            small = tf.image.resize(x, (side, side), method="area")
-            return tf.image.resize(small, (size, size), method="bilinear")
-        image = tf.cond(_chance(a.rescale), lambda: rescale(image), lambda: image)
-    if a.blur:
-        image = tf.cond(_chance(a.blur),
-                        lambda: _gaussian_blur(image, tf.random.uniform((), *a.blur_sigma)),
-                        lambda: image)
-    if a.noise:
-        image = tf.cond(_chance(a.noise), lambda: image + tf.random.normal(
-            tf.shape(image), stddev=tf.random.uniform((), *a.noise_std)), lambda: image)
-    image = tf.clip_by_value(image, 0.0, 255.0)
-    if a.jpeg:  # last of the photometric steps: a re-encoded video's order
-        def jpeg(x: tf.Tensor) -> tf.Tensor:
-            out = tf.image.random_jpeg_quality(tf.cast(tf.round(x), tf.uint8),
-                                               a.jpeg_quality[0], a.jpeg_quality[1])
-            return tf.cast(out, tf.float32)
-        image = tf.cond(_chance(a.jpeg), lambda: jpeg(image), lambda: image)
-    if a.cutout:
-        def cutout(x: tf.Tensor) -> tf.Tensor:
-            side = tf.cast(tf.cast(size, tf.float32) * tf.random.uniform((), *a.cutout_size),
-                           tf.int32)
-            y0 = tf.random.uniform((), 0, size - side + 1, dtype=tf.int32)
-            x0 = tf.random.uniform((), 0, size - side + 1, dtype=tf.int32)
-            rows = (tf.range(size) >= y0) & (tf.range(size) < y0 + side)
-            cols = (tf.range(size) >= x0) & (tf.range(size) < x0 + side)
-            hole = tf.cast(rows[:, None] & cols[None, :], tf.float32)[..., None]
-            return x * (1.0 - hole) + 127.0 * hole
-        image = tf.cond(_chance(a.cutout), lambda: cutout(image), lambda: image)
-    return tf.ensure_shape(image, (size, size, 3))
-
-
-def make_dataset(samples: Sequence[Sample], size: int, batch_size: int, *, train: bool,
-                 augment: Augment | None = None, balance: bool = True,
-                 seed: int = 0) -> tf.data.Dataset:
-    """Batches of (image, label). Training: shuffled, endless, class-balanced by sampling
-    reals and fakes equally often; otherwise in manifest order, once."""
-    auto = tf.data.AUTOTUNE
-
-    def load(path: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        image = decode(path, size)
-        if augment is not None:
-            image = augment_image(image, size, augment)
-        return image, tf.reshape(label, (1,))
-
-    def source(items: Sequence[Sample]) -> tf.data.Dataset:
-        return tf.data.Dataset.from_tensor_slices(
-            ([s.path for s in items], np.array([s.label for s in items], np.float32)))
-
-    if not train:
-        return source(samples).map(load, num_parallel_calls=auto).batch(batch_size).prefetch(auto)
-    groups = [[s for s in samples if s.label == c] for c in (REAL, FAKE)]
-    if balance and all(groups):
-        parts = [source(g).shuffle(len(g), seed=seed + i, reshuffle_each_iteration=True).repeat()
-                 for i, g in enumerate(groups)]
-        ds = tf.data.Dataset.sample_from_datasets(parts, [0.5, 0.5], seed=seed)
-    else:
-        ds = source(samples).shuffle(len(samples), seed=seed,
-                                     reshuffle_each_iteration=True).repeat()
-    return ds.map(load, num_parallel_calls=auto).batch(batch_size, drop_remainder=False) \
-        .prefetch(auto)
-
-
-def paired_dataset(samples: Sequence[Sample], size: int, config: TrainConfig,
-                   augment: Augment | None) -> tf.data.Dataset:
-    """Training batches from `PairedSource`: a share `config.paired` of couples from the
-    dataset's real fakes, the rest online fakes of the real crops (`config.online_sbi` > 0) or
-    random dataset couples; augmented like `make_dataset`'s."""
-    degradations = Degrade() if config.degrade else None
-    couples = find_couples(samples)
-    rest = None
-    if config.paired < 1.0:
-        # The rest: online fakes of every real crop, or (share 0) the dataset's own couples.
-        online = config.online_sbi > 0
-        rest = OnlineBlends([s for s in samples if s.label == REAL],
-                            [] if online else [s for s in samples if s.label == FAKE], size,
-                            1.0 if online else 0.0, config.online_blend, config.seed + 1,
-                            swap=config.online_swap, degradations=degradations,
-                            mesh=config.mesh)
-    source = PairedSource(couples, size, config.paired, aligned_share=config.aligned_share,
-                          rest=rest, degradations=degradations, seed=config.seed)
-    return _batched(source, size, config.batch_size, augment)
-
-
-def _batched(source: Callable[[], Iterator[tuple[np.ndarray, np.float32]]], size: int,
-             batch_size: int, augment: Augment | None) -> tf.data.Dataset:
-    ds = tf.data.Dataset.from_generator(source, output_signature=(
-        tf.TensorSpec((size, size, 3), tf.uint8), tf.TensorSpec((), tf.float32)))
-
-    def prepare(image: tf.Tensor, label: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        x = tf.cast(image, tf.float32)
-        if augment is not None:
-            x = augment_image(x, size, augment)
-        return x, tf.reshape(label, (1,))
-
-    return ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(batch_size) \
-        .prefetch(tf.data.AUTOTUNE)
-
-
-def online_dataset(samples: Sequence[Sample], size: int, batch_size: int, share: float,
-                   blend: str, augment: Augment | None, seed: int,
-                   swap: float = 0.0, degradations: Degrade | None = None,
-                   mesh: bool = True) -> tf.data.Dataset:
-    """Training batches from `OnlineBlends` (see there), augmented like `make_dataset`'s."""
-    source = OnlineBlends([s for s in samples if s.label == REAL],
-                          [s for s in samples if s.label == FAKE], size, share, blend, seed,
-                          swap=swap, degradations=degradations, mesh=mesh)
-    return _batched(source, size, batch_size, augment)
-
 
 # -- training --------------------------------------------------------------------------------
 
@@ -525,7 +374,8 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
     try:
         model = build_model(config.backbone, size, weights=config.weights,
-                            dropout=config.dropout, freeze=config.freeze)
+                            dropout=config.dropout, freeze=config.freeze,
+                            mask_head=config.mask_weight > 0, head=config.head)
     finally:
         keras.mixed_precision.set_global_policy("float32")
     steps = config.steps_per_epoch or max(1, math.ceil(len(train_set) / config.batch_size))
@@ -537,12 +387,15 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
             warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
     else:
         lr = config.learning_rate
-    model.compile(
-        optimizer=keras.optimizers.AdamW(lr, weight_decay=config.weight_decay),
-        loss=keras.losses.BinaryCrossentropy(from_logits=True),
-        metrics=[keras.metrics.AUC(from_logits=True, name="auc"),
-                 keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")],
-    )
+    loss: Any = keras.losses.BinaryCrossentropy(from_logits=True)
+    metrics: list[Any] = [keras.metrics.AUC(from_logits=True, name="auc"),
+                          keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")]
+    mask_side = mm.grid_side(size) if config.mask_weight > 0 else None
+    if mask_side is not None:
+        loss, metrics = [loss, mm.masked_cross_entropy], [metrics, []]
+    model.compile(optimizer=keras.optimizers.AdamW(lr, weight_decay=config.weight_decay),
+                  loss=loss, metrics=metrics,
+                  loss_weights=None if mask_side is None else [1.0, config.mask_weight])
     resolved = {**asdict(config), "input_size": size, "steps_per_epoch": steps,
                 "mixed_precision_used": mixed, "gpu": gpu, "counts": counts,
                 "extract_config": extract, "tensorflow": tf.__version__,
@@ -553,17 +406,18 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
     write_contract(run, contract)
     augment = Augment() if config.augment else None
     if config.paired > 0:
-        train_ds = paired_dataset(train_set, size, config, augment)
+        train_ds = paired_dataset(train_set, size, config, augment, mask_side)
     elif config.online_sbi > 0:
         train_ds = online_dataset(train_set, size, config.batch_size, config.online_sbi,
                                   config.online_blend, augment, config.seed,
                                   swap=config.online_swap,
                                   degradations=Degrade() if config.degrade else None,
-                                  mesh=config.mesh)
+                                  mesh=config.mesh, mask_side=mask_side)
     else:
         train_ds = make_dataset(train_set, size, config.batch_size, train=True,
-                                augment=augment, balance=config.balance, seed=config.seed)
-    val_ds = make_dataset(val_set, size, config.batch_size, train=False)
+                                augment=augment, balance=config.balance, seed=config.seed,
+                                mask_side=mask_side)
+    val_ds = make_dataset(val_set, size, config.batch_size, train=False, mask_side=mask_side)
     best_so_far = _best_logged(run / HISTORY_NAME) if resuming else None
     cbs: list[keras.callbacks.Callback] = [
         # Every epoch's weights, optimizer state and epoch number: a rerun of the same command
@@ -580,6 +434,8 @@ def train(config: TrainConfig, callbacks: Sequence[keras.callbacks.Callback] = (
         cbs.insert(2, keras.callbacks.EarlyStopping(monitor="val_auc", mode="max",
                                                     patience=config.patience,
                                                     restore_best_weights=True))
+    if mask_side is not None:
+        cbs.insert(0, mm.PlainMetricNames())  # first: the others read the names it adds
     if config.schedule == "plateau":
         cbs.append(keras.callbacks.ReduceLROnPlateau(monitor="val_auc", mode="max", factor=0.3,
                                                      patience=max(1, config.patience // 2)))
@@ -627,10 +483,12 @@ def load_model(run: Path) -> keras.Model:
 
 def predict_logits(model: keras.Model, samples: Sequence[Sample], size: int,
                    batch_size: int = 64) -> np.ndarray:
-    """One logit per crop, in order."""
+    """One logit per crop, in order (a mask head's output, if any, left aside)."""
     if not samples:
         return np.zeros(0, np.float32)
     ds = make_dataset(samples, size, batch_size, train=False).map(lambda x, y: x)
     out = model.predict(ds, verbose=0)
+    if isinstance(out, (list, tuple)):
+        out = out[0]
     return np.asarray(out, np.float32).reshape(-1)
 

@@ -61,6 +61,12 @@ class CropSpec:
     align: bool = False
 
 
+# An optional second graph output, by name: the manipulation mask (per cell of a coarse grid
+# over the crop, the share that was replaced, 0..1; train/manipulation_mask.py). The score
+# never depends on it; `train.saliency` draws it.
+MASK_OUTPUT = "mask"
+
+
 @dataclass(frozen=True)
 class OutputSpec:
     fake_index: int = 1

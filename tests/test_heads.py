@@ -1,0 +1,32 @@
+"""Classifier heads (train/heads.py): the multi-layer probe of a frozen backbone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+
+def test_multilayer_head_on_a_frozen_backbone_trains_only_its_head() -> None:
+    import keras
+
+    from deepfake_monitor.train.training import build_model
+
+    model = build_model("efficientnet_lite0", 96, weights=None, freeze=1.0, head="multilayer")
+    features = model.get_layer("dropout").input
+    backbone = model.get_layer("efficientnet_lite0_multilayer")
+    s8, s16 = (backbone.get_layer(f"pool_s{k}") for k in (8, 16))
+    assert s8.input.shape[1:3] == (12, 12) and s16.input.shape[1:3] == (6, 6)  # 96 / 8, / 16
+    assert features.shape[-1] == s8.output.shape[-1] + s16.output.shape[-1] + 1280
+    trainable = {w.path.split("/")[0] for w in model.trainable_weights}
+    assert trainable == {"logit"}, trainable  # the backbone is fixed: only the head learns
+    x = np.random.default_rng(0).uniform(0, 255, (2, 96, 96, 3)).astype(np.float32)
+    assert model(x).shape == (2, 1)
+    pooled = build_model("efficientnet_lite0", 96, weights=None, freeze=1.0)
+    assert pooled.get_layer("dropout").input.shape[-1] == 1280
+    with pytest.raises(Exception, match="unknown head"):
+        from deepfake_monitor.train.training import TrainConfig
+
+        TrainConfig(faces="", out="", head="deep")
+    assert isinstance(model, keras.Model)
