@@ -382,6 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mask-weight", type=float, default=Recipe.mask_weight,
                         help="train a manipulation-mask head at this loss weight (0: none; "
                              "default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=Recipe.seed,
+                        help="training's random seed: rerun with another to see the run-to-run "
+                             "spread (default: %(default)s)")
     parser.add_argument("--head", choices=("pooled", "multilayer"), default=Recipe.head,
                         help="the classifier's head (train/heads.py; default: %(default)s)")
     parser.add_argument("--folds", action="store_true",
@@ -393,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("deepfake_monitor.realtime.sources").setLevel(logging.WARNING)
     recipe = Recipe(paired=args.paired, epochs=args.epochs, freeze=args.freeze,
-                    mask_weight=args.mask_weight, head=args.head)
+                    mask_weight=args.mask_weight, head=args.head, seed=args.seed)
     try:
         figures = build(args.shared, args.work, args.out, recipe, args.devset, args.folds)
     except UserError as exc:
