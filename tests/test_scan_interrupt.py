@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +20,20 @@ from tiny_models import build_redness_model
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.mark.parametrize(("sig", "code", "word"), [(signal.SIGINT, 130, "interrupted"),
-                                                   (signal.SIGTERM, 143, "terminated (SIGTERM)")])
+def _sigint_ignored() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(("sig", "code", "word", "start"), [
+    (signal.SIGINT, 130, "interrupted", None),
+    (signal.SIGTERM, 143, "terminated (SIGTERM)", None),
+    # A shell script's background job starts with SIGINT ignored (a CI runner's, say): a
+    # scan still stops on it, as `watch` does.
+    (signal.SIGINT, 130, "interrupted", _sigint_ignored)],
+    ids=["ctrl-c", "sigterm", "ctrl-c-background-job"])
 def test_ctrl_c_or_sigterm_mid_scan_reports_the_finished_files(
-        sig: int, code: int, word: str, tmp_path: Path, astronaut_bgr: np.ndarray) -> None:
+        sig: int, code: int, word: str, start: Callable[[], None] | None, tmp_path: Path,
+        astronaut_bgr: np.ndarray) -> None:
     model = build_redness_model(tmp_path / "redness.onnx")
     short = write_clip(tmp_path / "short.mp4", astronaut_frames(astronaut_bgr, n=25))
     long = write_clip(tmp_path / "long.mp4", astronaut_frames(astronaut_bgr, n=1500))
@@ -32,7 +43,7 @@ def test_ctrl_c_or_sigterm_mid_scan_reports_the_finished_files(
          "--model", str(model), "--sample-fps", "all", "--json", str(report),
          "--annotate", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=start)
     try:
         # files are scanned in order: once the long file's video is being written (to a
         # temporary beside it, renamed when complete), the short one is done

@@ -26,7 +26,8 @@ _sigterm_scope = threading.Event()  # sigterm_as_interrupt's handler is in place
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """While the block runs, the first SIGTERM raises Terminated; later ones are ignored, so the
-    report of what finished is written whole."""
+    report of what finished is written whole. Ctrl+C (SIGINT) raises KeyboardInterrupt even in a
+    process started with it ignored (a shell script's background job), as `watch` handles it."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -38,12 +39,14 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
     _terminated.clear()
     previous = signal.signal(signal.SIGTERM, handler)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     _sigterm_scope.set()
     try:
         yield
     finally:
         _sigterm_scope.clear()
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def hold_sigterm() -> None:
