@@ -9,8 +9,9 @@ ignore (the contract's output index still points at the logit).
 
 Targets, all on the same grid:
 - an aligned pair (a live swap's swapped half beside the same frame of its original): the pixels
-  where the two differ, after a sub-pixel shift between the halves is undone, blurred,
-  thresholded against the background's own difference (re-encoding noise), closed and filled;
+  where the two differ, after the small shift between the halves (their crop boxes differ) is
+  undone, blurred, thresholded against the background's own difference (re-encoding noise),
+  closed and filled;
   pairs whose backgrounds differ too (reenactment, talking heads: the driving video is another
   clip) are not pixel-aligned and get no mask target;
 - a self-blend or online swap: its own blend mask;
