@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import tensorflow as tf
 
+from .manipulation_mask import IGNORE
 from .online_fakes import Degrade, OnlineBlends
 from .paired import PairedSource, find_couples
 
@@ -152,7 +153,7 @@ def make_dataset(samples: Sequence[CropItem], size: int, batch_size: int, *, tra
         label = tf.reshape(label, (1,))
         if mask_side is None:
             return image, label
-        return image, (label, tf.fill((mask_side, mask_side, 1), -1.0))  # IGNORE
+        return image, (label, tf.fill((mask_side, mask_side, 1), IGNORE))
 
     def source(items: Sequence[CropItem]) -> tf.data.Dataset:
         return tf.data.Dataset.from_tensor_slices(

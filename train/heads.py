@@ -22,18 +22,21 @@ def feature_map(net: keras.Model, input_size: int, stride: int) -> keras.KerasTe
     """The last feature map of `net` (a functional backbone) at 1/`stride` of the input's side
     ("same" padding rounds up); None where it has none."""
     side = math.ceil(input_size / stride)
-    maps = [layer.output for layer in net.layers
-            if len(getattr(layer.output, "shape", ())) == 4]
-    exact = [m for m in maps if m.shape[1] == side and m.shape[2] == side]
+    exact = [m for m in feature_maps(net) if m.shape[1] == side and m.shape[2] == side]
     return exact[-1] if exact else None
 
 
 def last_feature_map(net: keras.Model) -> keras.KerasTensor:
-    maps = [layer.output for layer in net.layers
-            if len(getattr(layer.output, "shape", ())) == 4]
+    maps = feature_maps(net)
     if not maps:
         raise ValueError(f"{net.name}: no feature map")
     return maps[-1]
+
+
+def feature_maps(net: keras.Model) -> list[keras.KerasTensor]:
+    """Every layer output of `net` that is a feature map (N, H, W, C), input to output."""
+    return [layer.output for layer in net.layers
+            if len(getattr(layer.output, "shape", ())) == 4]
 
 
 def multilayer_backbone(net: keras.Model, input_size: int) -> keras.Model:

@@ -53,6 +53,11 @@ def unknown(side: int) -> np.ndarray:
     return np.full((side, side), IGNORE, np.float32)
 
 
+def nothing_replaced(side: int) -> np.ndarray:
+    """The target of a real crop."""
+    return np.zeros((side, side), np.float32)
+
+
 def difference_mask(real: np.ndarray, fake: np.ndarray) -> np.ndarray | None:
     """The region where `fake` (an H x W x 3 crop) was replaced relative to `real`, the same
     frame of its original, as a float32 0/1 mask; None where the two are not pixel-aligned
@@ -88,7 +93,7 @@ def pair_targets(real: np.ndarray, fake: np.ndarray, side: int
     """Grid targets of an aligned couple: zeros for the real, its difference for the fake
     (IGNORE where the pair is not pixel-aligned)."""
     region = difference_mask(real, fake)
-    return (np.zeros((side, side), np.float32),
+    return (nothing_replaced(side),
             unknown(side) if region is None else to_grid(region, side))
 
 

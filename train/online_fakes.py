@@ -205,7 +205,7 @@ class OnlineBlends:
     def __call__(self) -> Iterator[tuple[Any, ...]]:
         """(crop, label) pairs, or with `mask_side` (crop, label, mask grid) triples: zeros
         for a real crop, the blend mask of a fake made here, unknown for a dataset fake."""
-        from .manipulation_mask import to_grid, unknown
+        from .manipulation_mask import nothing_replaced, to_grid, unknown
 
         side = self.mask_side
         for real, fake, region in self._couples():
@@ -213,7 +213,7 @@ class OnlineBlends:
                 yield real, np.float32(REAL)
                 yield fake, np.float32(FAKE)
                 continue
-            yield real, np.float32(REAL), np.zeros((side, side), np.float32)
+            yield real, np.float32(REAL), nothing_replaced(side)
             yield (fake, np.float32(FAKE),
                    unknown(side) if region is None else to_grid(region, side))
 

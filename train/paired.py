@@ -139,7 +139,7 @@ class PairedSource:
         """(crop, label) pairs, or with `mask_side` (crop, label, mask grid) triples: the
         fake's difference from its twin for an aligned couple (train/manipulation_mask.py),
         zeros for a real crop, unknown for a fake without a twin."""
-        from .manipulation_mask import pair_targets, unknown
+        from .manipulation_mask import nothing_replaced, pair_targets, unknown
 
         rest = self.rest() if self.rest is not None else None
         side = self.mask_side
@@ -158,7 +158,7 @@ class PairedSource:
                     # drawn for either crop
                     real_mask, fake_mask = pair_targets(real_clean, fake_clean, side)
                 else:
-                    real_mask, fake_mask = np.zeros((side, side), np.float32), unknown(side)
+                    real_mask, fake_mask = nothing_replaced(side), unknown(side)
                 yield real_rgb, np.float32(REAL), real_mask
                 yield fake_rgb, np.float32(FAKE), fake_mask
             else:

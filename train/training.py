@@ -218,6 +218,13 @@ def build_model(backbone: str, input_size: int, *, weights: str | None = "imagen
         weights = None
     elif weights != "imagenet" and not Path(weights).is_file():
         raise UserError(f"{weights}: weights file not found (use imagenet, none or a file)")
+    net = _backbone(backbone, ctor_name, input_size, weights)
+    return _with_head(net, backbone, input_size, mode, dropout, freeze, mask_head, head)
+
+
+def _backbone(backbone: str, ctor_name: str, input_size: int, weights: str | None
+              ) -> keras.Model:
+    """The headless backbone with its start weights (ImageNet, a file, or none)."""
     if ctor_name == "compact":
         if weights == "imagenet":
             raise UserError("the compact backbone has no ImageNet weights: use --weights none "
@@ -225,22 +232,20 @@ def build_model(backbone: str, input_size: int, *, weights: str | None = "imagen
         net = compact_fcn(input_size)
         if weights is not None:
             net.load_weights(weights)
-        return _with_head(net, backbone, input_size, mode, dropout, freeze, mask_head,
-                          head)
+        return net
     if ctor_name == "port":
         net = build_port(backbone, input_size,
                          weights="imagenet" if weights == "imagenet" else None)
         if weights not in (None, "imagenet"):
             net.load_weights(weights)
-        return _with_head(net, backbone, input_size, mode, dropout, freeze, mask_head,
-                          head)
+        return net
     ctor = getattr(keras.applications, ctor_name)
     kwargs: dict[str, Any] = {"include_top": False, "weights": weights, "pooling": "avg",
                               "input_shape": (input_size, input_size, 3)}
     if ctor_name.startswith("MobileNetV3"):
         kwargs["include_preprocessing"] = True
     try:
-        net = ctor(**kwargs)
+        return ctor(**kwargs)
     except Exception as exc:  # keras.utils.get_file raises a bare Exception on URL errors
         if weights == "imagenet" and ("URL fetch failure" in str(exc)
                                       or isinstance(exc, OSError)):
@@ -248,8 +253,6 @@ def build_model(backbone: str, input_size: int, *, weights: str | None = "imagen
                             f"the backbones {', '.join(OFFLINE_BACKBONES)} need none, or use "
                             "--weights none") from None
         raise
-    return _with_head(net, backbone, input_size, mode, dropout, freeze, mask_head,
-                          head)
 
 
 def _with_head(net: keras.Model, backbone: str, input_size: int, mode: str,
