@@ -54,6 +54,8 @@ def test_train_command_mixes_self_blends_only_below_one() -> None:
     mixed = train_argv(Recipe(paired=0.7), Path("faces"), Path("run"))
     assert "--online-sbi" not in pure and pure[pure.index("--paired") + 1] == "1.0"
     assert mixed[mixed.index("--online-sbi") + 1] == "1"
+    assert "--degrade" in pure
+    assert "--degrade" not in train_argv(Recipe(degrade=False), Path("faces"), Path("run"))
 
 
 def test_dev_figures_at_the_bare_threshold_count_twins() -> None:

@@ -77,6 +77,7 @@ class Recipe:
     learning_rate: float = 5e-4
     dropout: float = 0.3
     freeze: float = 0.5
+    degrade: bool = True  # blur, noise, JPEG and resizing on both classes alike
     paired: float = 1.0  # share of couples from real fakes; the rest self-blends
     aligned_share: float = 0.75
     mask_weight: float = 0.0  # > 0: a manipulation-mask head (train/manipulation_mask.py)
@@ -106,8 +107,10 @@ def train_argv(recipe: Recipe, faces: Path, run: Path) -> list[str]:
             "--epochs", str(recipe.epochs), "--steps-per-epoch", str(recipe.steps_per_epoch),
             "--batch-size", str(recipe.batch_size), "--lr", str(recipe.learning_rate),
             "--dropout", str(recipe.dropout), "--patience", str(recipe.epochs),
-            "--freeze", str(recipe.freeze), "--degrade", "--paired", str(recipe.paired),
+            "--freeze", str(recipe.freeze), "--paired", str(recipe.paired),
             "--aligned-share", str(recipe.aligned_share), "--seed", str(recipe.seed), "--quiet"]
+    if recipe.degrade:
+        argv.append("--degrade")
     if recipe.mask_weight > 0:
         argv += ["--mask-weight", str(recipe.mask_weight)]
     if recipe.head != "pooled":
@@ -251,7 +254,8 @@ def render_card(figures: dict[str, Any], contract: Any) -> str:
              + (f"; a manipulation-mask head beside the classifier (loss weight "
                 f"{r['mask_weight']}; the ONNX graph's second output, \"mask\")"
                 if r.get("mask_weight") else "")
-             + "; degradations on both classes. Checkpoint "
+             + ("; degradations on both classes" if r.get("degrade", True) else "")
+             + ". Checkpoint "
              f"chosen on the validation people's real live swaps ({', '.join(r['val_people'])}).",
              "", "## Figures", "",
              f"- Threshold: the lowest at which at most {r['target_fpr']:.0%} of the validation "
@@ -382,6 +386,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mask-weight", type=float, default=Recipe.mask_weight,
                         help="train a manipulation-mask head at this loss weight (0: none; "
                              "default: %(default)s)")
+    parser.add_argument("--frames-per-clip", type=int, default=Recipe.frames_per_clip,
+                        help="crops taken from each training clip, evenly spaced "
+                             "(default: %(default)s)")
+    parser.add_argument("--no-degrade", dest="degrade", action="store_false",
+                        help="train on the crops as decoded, without the blur, noise, JPEG and "
+                             "resizing applied to both classes")
     parser.add_argument("--seed", type=int, default=Recipe.seed,
                         help="training's random seed: rerun with another to see the run-to-run "
                              "spread (default: %(default)s)")
@@ -396,7 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("deepfake_monitor.realtime.sources").setLevel(logging.WARNING)
     recipe = Recipe(paired=args.paired, epochs=args.epochs, freeze=args.freeze,
-                    mask_weight=args.mask_weight, head=args.head, seed=args.seed)
+                    mask_weight=args.mask_weight, head=args.head, seed=args.seed,
+                    frames_per_clip=args.frames_per_clip, degrade=args.degrade)
     try:
         figures = build(args.shared, args.work, args.out, recipe, args.devset, args.folds)
     except UserError as exc:
