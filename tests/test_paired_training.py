@@ -89,6 +89,27 @@ def test_couples_are_the_same_frame_of_twin_clips(paired_faces: Path) -> None:
         PairedSource(couples, 64, 0.5)
 
 
+def test_real_photos_take_the_real_side_of_a_share_of_couples(paired_faces: Path) -> None:
+    from dataclasses import replace
+
+    from deepfake_monitor.train.paired import PairedSource, find_couples
+    from deepfake_monitor.train.training import read_manifest
+
+    samples = read_manifest(paired_faces, "train")
+    real = next(s for s in samples if s.label == 0)
+    # a one-frame real source is a photo (as a realfaces picture is after extract)
+    photo = replace(real, video_id="photos/someone_else", frame=0, source_video="")
+    couples = find_couples([*samples, photo])
+    assert couples.photos == [photo] and photo not in couples.footage
+    drawn = [PairedSource(couples, 64, 1.0, seed=1, photo_share=share) for share in (0, .5, 1)]
+    reals = [[source.draw()[0].video_id for _ in range(200)] for source in drawn]
+    assert "photos/someone_else" not in reals[0]
+    assert 60 < reals[1].count("photos/someone_else") < 140
+    assert set(reals[2]) == {"photos/someone_else"}
+    with pytest.raises(UserError, match="no real photos"):
+        PairedSource(find_couples(samples), 64, 1.0, photo_share=0.3)
+
+
 def test_paired_training_runs_and_keeps_the_last_epoch(paired_faces: Path,
                                                        tmp_path: Path) -> None:
     run = tmp_path / "run"

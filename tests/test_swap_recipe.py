@@ -41,6 +41,8 @@ def test_splits_keep_people_apart(shared: Path, tmp_path: Path) -> None:
     assert not any(r.path.stem.startswith("ghost-") for r in rows)
     assert any(r.group == "realfaces" for r in rows)
     assert not any(r.group == "realfaces" for r in corpus_rows(shared, Recipe(paired=1.0)))
+    assert any(r.group == "realfaces"
+               for r in corpus_rows(shared, Recipe(paired=1.0, real_photos=0.3)))
     labels = write_labels(rows, tmp_path / "labels.csv")
     listed = list(csv.DictReader(labels.open()))
     assert len(listed) == len(rows) and {r["split"] for r in listed} == {"train", "val", "test"}
@@ -56,6 +58,8 @@ def test_train_command_mixes_self_blends_only_below_one() -> None:
     assert mixed[mixed.index("--online-sbi") + 1] == "1"
     assert "--degrade" in pure
     assert "--degrade" not in train_argv(Recipe(degrade=False), Path("faces"), Path("run"))
+    photos = train_argv(Recipe(real_photos=0.5), Path("faces"), Path("run"))
+    assert photos[photos.index("--real-photos") + 1] == "0.5" and "--online-sbi" not in photos
 
 
 def test_dev_figures_at_the_bare_threshold_count_twins() -> None:

@@ -39,6 +39,7 @@ class BatchSettings(Protocol):
     degrade: bool
     paired: float
     aligned_share: float
+    real_photos: float
     online_sbi: float
     online_swap: float
     online_blend: str
@@ -192,7 +193,7 @@ def paired_dataset(samples: Sequence[Any], size: int, config: BatchSettings,
                             mesh=config.mesh, mask_side=mask_side)
     source = PairedSource(couples, size, config.paired, aligned_share=config.aligned_share,
                           rest=rest, degradations=degradations, seed=config.seed,
-                          mask_side=mask_side)
+                          mask_side=mask_side, photo_share=config.real_photos)
     return batched(source, size, config.batch_size, augment, mask_side)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import cv2
@@ -50,12 +50,14 @@ class Couples:
     aligned: list[tuple[CropSample, CropSample]]
     unpaired: list[CropSample]
     footage: list[CropSample]
+    photos: list[CropSample] = field(default_factory=list)
 
     def describe(self) -> str:
         videos = {f.video_id for _, f in self.aligned}
         return (f"{len(self.aligned)} aligned real/fake crop pairs from {len(videos)} fake "
                 f"clips, {len(self.unpaired)} fake crops without a twin, "
-                f"{len(self.footage)} real video crops as their partners")
+                f"{len(self.footage)} real video crops as their partners, "
+                f"{len(self.photos)} real photos")
 
 
 def find_couples(samples: Sequence[CropSample]) -> Couples:
@@ -78,7 +80,8 @@ def find_couples(samples: Sequence[CropSample]) -> Couples:
         frames[s.video_id].add(s.frame)
     # Footage: real videos, not photos (a photo is a one-frame video).
     footage = [s for s in samples if s.label == REAL and len(frames[s.video_id]) > 1]
-    return Couples(aligned, unpaired, footage)
+    photos = [s for s in samples if s.label == REAL and len(frames[s.video_id]) == 1]
+    return Couples(aligned, unpaired, footage, photos)
 
 
 class PairedSource:
@@ -87,12 +90,20 @@ class PairedSource:
     else an unpaired fake beside a real video crop), otherwise the next two items of `rest`.
 
     Couples are drawn by video first, then by frame, so a long clip does not outweigh a short
-    one. Both crops of a couple are degraded independently (as two recordings would be)."""
+    one. Both crops of a couple are degraded independently (as two recordings would be).
+
+    With chance `photo_share` a couple's real side is instead a photo of some other person
+    (`Couples.photos`: thousands of people in `realfaces`), so that "a face the model never
+    saw" is taught as real without adding a fake kind of its own (self-blends of those photos
+    lowered the dev set: train/EXPERIMENTS.md, run B)."""
 
     def __init__(self, couples: Couples, size: int, share: float, *, aligned_share: float = 0.75,
                  rest: Callable[[], Iterator[tuple[Any, ...]]] | None = None,
                  degradations: Degrade | None = None, seed: int = 0,
-                 mask_side: int | None = None) -> None:
+                 mask_side: int | None = None, photo_share: float = 0.0) -> None:
+        if photo_share > 0 and not couples.photos:
+            raise UserError("--real-photos: the training split has no real photos (a real "
+                            "source with one frame)")
         if not couples.aligned and not (couples.unpaired and couples.footage):
             raise UserError("--paired: the training split has no real fakes with a twin or a "
                             "real video to pair with (extract a labels layout with a pair "
@@ -105,6 +116,7 @@ class PairedSource:
             self.aligned_share = 1.0
         self.rest, self.degradations = rest, degradations
         self.mask_side = mask_side  # with a side: (crop, label, mask grid) triples
+        self.photo_share = photo_share
         self.rng = np.random.default_rng(seed)
         self.by_fake_video: dict[str, list[int]] = defaultdict(list)
         for i, (_, fake) in enumerate(couples.aligned):
@@ -130,9 +142,12 @@ class PairedSource:
     def draw(self) -> tuple[CropSample, CropSample]:
         """One (real, fake) couple of dataset samples."""
         if self.rng.random() < self.aligned_share:
-            return self.couples.aligned[self._pick(self.by_fake_video)]
-        fake = self.couples.unpaired[self._pick(self.unpaired_by_video)]
-        real = self.couples.footage[int(self.rng.integers(len(self.couples.footage)))]
+            real, fake = self.couples.aligned[self._pick(self.by_fake_video)]
+        else:
+            fake = self.couples.unpaired[self._pick(self.unpaired_by_video)]
+            real = self.couples.footage[int(self.rng.integers(len(self.couples.footage)))]
+        if self.photo_share > 0 and self.rng.random() < self.photo_share:
+            real = self.couples.photos[int(self.rng.integers(len(self.couples.photos)))]
         return real, fake
 
     def __call__(self) -> Iterator[tuple[Any, ...]]:

@@ -80,6 +80,7 @@ class Recipe:
     degrade: bool = True  # blur, noise, JPEG and resizing on both classes alike
     paired: float = 1.0  # share of couples from real fakes; the rest self-blends
     aligned_share: float = 0.75
+    real_photos: float = 0.0  # share of couples whose real side is a realfaces photo
     mask_weight: float = 0.0  # > 0: a manipulation-mask head (train/manipulation_mask.py)
     head: str = "pooled"  # or "multilayer" (train/heads.py)
     online_blend: str = "paper"
@@ -95,7 +96,7 @@ def corpus_rows(shared: Path, recipe: Recipe) -> list[Row]:
     validation people are held out too: their clips set the threshold)."""
     staged = [(s.path, s.kind, s.identity, s.split) for s in stage_sources(shared / "media")]
     rows = realfakes_rows(shared / "realfakes") + media_rows(staged)
-    if recipe.paired < 1.0:
+    if recipe.paired < 1.0 or recipe.real_photos > 0:
         rows += realfaces_rows(shared / "realfaces")
     rows = [replace(r, split="test") if r.split == "val" else r for r in rows]
     return with_splits(rows, val_people=recipe.val_people)
@@ -111,6 +112,8 @@ def train_argv(recipe: Recipe, faces: Path, run: Path) -> list[str]:
             "--aligned-share", str(recipe.aligned_share), "--seed", str(recipe.seed), "--quiet"]
     if recipe.degrade:
         argv.append("--degrade")
+    if recipe.real_photos > 0:
+        argv += ["--real-photos", str(recipe.real_photos)]
     if recipe.mask_weight > 0:
         argv += ["--mask-weight", str(recipe.mask_weight)]
     if recipe.head != "pooled":
@@ -254,6 +257,8 @@ def render_card(figures: dict[str, Any], contract: Any) -> str:
              + (f"; a manipulation-mask head beside the classifier (loss weight "
                 f"{r['mask_weight']}; the ONNX graph's second output, \"mask\")"
                 if r.get("mask_weight") else "")
+             + (f"; {r['real_photos']:.0%} of the couples' real side a photo of one of 2 217 "
+                "other people" if r.get("real_photos") else "")
              + ("; degradations on both classes" if r.get("degrade", True) else "")
              + ". Checkpoint "
              f"chosen on the validation people's real live swaps ({', '.join(r['val_people'])}).",
@@ -313,9 +318,9 @@ def training_data_md() -> str:
     return ("- `../shared/realfakes`: 47 real deepfakes of 16 generators and 47 real clips "
             "(22 pairs): GPL-3.0, AGPL-3.0, MIT, Apache-2.0, CC BY-NC 4.0 and unlicensed demo "
             "media; research use.\n"
-            "- `../shared/realfaces` (only where self-blends are mixed in): 2 217 photos of "
-            "2 215 people from LFW (no licence, research use), CelebA (non-commercial research "
-            "only) and web photos.\n"
+            "- `../shared/realfaces` (only where self-blends or real photos are mixed in): "
+            "2 217 photos of 2 215 people from LFW (no licence, research use), CelebA "
+            "(non-commercial research only) and web photos.\n"
             "- `../shared/media`: clips and photos from MIT/Apache-2.0 repositories.\n"
             "None of these files is in the project; the dev set was never trained or tuned on.")
 
@@ -343,7 +348,7 @@ def training_data(work: Path) -> str:
     return (f"{c['real']} real / {c['fake']} fake training crops: ../shared/realfakes (real "
             "deepfakes of 16 generators and their originals; GPL-3.0, AGPL-3.0, MIT, Apache-2.0, "
             "CC BY-NC 4.0 and unlicensed demo media: research use), ../shared/realfaces (LFW, "
-            "CelebA, web photos: research use only) where self-blends are mixed in, "
+            "CelebA, web photos: research use only) where self-blends or real photos are mixed in, "
             "../shared/media (MIT/Apache-2.0)")
 
 
@@ -389,6 +394,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--frames-per-clip", type=int, default=Recipe.frames_per_clip,
                         help="crops taken from each training clip, evenly spaced "
                              "(default: %(default)s)")
+    parser.add_argument("--real-photos", type=float, default=Recipe.real_photos,
+                        help="share of couples whose real side is a photo of one of realfaces' "
+                             "2 217 people (default: %(default)s)")
     parser.add_argument("--no-degrade", dest="degrade", action="store_false",
                         help="train on the crops as decoded, without the blur, noise, JPEG and "
                              "resizing applied to both classes")
@@ -407,7 +415,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("deepfake_monitor.realtime.sources").setLevel(logging.WARNING)
     recipe = Recipe(paired=args.paired, epochs=args.epochs, freeze=args.freeze,
                     mask_weight=args.mask_weight, head=args.head, seed=args.seed,
-                    frames_per_clip=args.frames_per_clip, degrade=args.degrade)
+                    frames_per_clip=args.frames_per_clip, degrade=args.degrade,
+                    real_photos=args.real_photos)
     try:
         figures = build(args.shared, args.work, args.out, recipe, args.devset, args.folds)
     except UserError as exc:

@@ -198,6 +198,10 @@ def register_train(subparsers: Any) -> None:
     p.add_argument("--aligned-share", type=share, default=0.75, metavar="A",
                    help="with --paired: the share of those couples that are aligned pairs "
                         "(default: %(default)s)")
+    p.add_argument("--real-photos", type=share, default=0.0, metavar="Q",
+                   help="with --paired: the share of couples whose real side is a real photo "
+                        "of another person instead of the fake's twin or other footage "
+                        "(many people as real; default: %(default)s)")
     p.add_argument("--head", choices=("pooled", "multilayer"), default="pooled",
                    help="what the classifier reads: the backbone's pooled last features, or "
                         "those beside its pooled 1/8 and 1/16 feature maps (with --freeze 1: "
@@ -242,7 +246,8 @@ def run_train(args: argparse.Namespace) -> int:
         augment=args.augment, balance=args.balance, mixed_precision=args.mixed_precision,
         online_sbi=args.online_sbi, online_swap=args.online_swap,
         online_blend=args.online_blend, paired=args.paired, aligned_share=args.aligned_share,
-        checkpoint=args.checkpoint, degrade=args.degrade, mesh=args.mesh, seed=args.seed,
+        real_photos=args.real_photos, checkpoint=args.checkpoint, degrade=args.degrade,
+        mesh=args.mesh, seed=args.seed,
         mask_weight=args.mask_weight, head=args.head,
         verbose=2 if args.quiet else 1)
     best = train(config)

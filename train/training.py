@@ -94,6 +94,7 @@ class TrainConfig:
     online_blend: str = "strong"  # their sbi.BLEND_PRESETS strength
     paired: float = 0.0  # share of training couples from the dataset's real fakes (paired.py)
     aligned_share: float = 0.75  # of those, the share of aligned pairs (same frame of a twin)
+    real_photos: float = 0.0  # of those, the share whose real side is a photo of another person
     checkpoint: str = "best"  # "best" by validation AUC, or "last" (validation only reported)
     degrade: bool = False  # online_fakes.Degrade (video re-compression, low light, casts)
     mesh: bool = True  # masks from the face mesh's face oval where the model is bundled
@@ -112,7 +113,8 @@ class TrainConfig:
             raise UserError("mixed precision must be auto, on or off")
         if self.checkpoint not in ("best", "last"):
             raise UserError("checkpoint must be best or last")
-        for name in ("online_sbi", "online_swap", "freeze", "paired", "aligned_share"):
+        for name in ("online_sbi", "online_swap", "freeze", "paired", "aligned_share",
+                     "real_photos"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"{name} must be within [0, 1], got {getattr(self, name)}")
         if self.head not in HEADS:
