@@ -123,6 +123,30 @@ def test_paired_training_runs_and_keeps_the_last_epoch(paired_faces: Path,
     assert len(history) == 2 and all(np.isfinite(float(r["loss"])) for r in history)
 
 
+def test_patch_head_run_exports_one_logit_the_runtime_reads(paired_faces: Path,
+                                                            tmp_path: Path) -> None:
+    import cv2
+    import onnx
+
+    from deepfake_monitor.realtime.model.classifier import DeepfakeClassifier
+    from deepfake_monitor.train.training import read_manifest
+
+    run = tmp_path / "run"
+    code, text = run_cli("train", str(paired_faces), "--out", str(run), "--backbone",
+                         "efficientnet_lite0", "--weights", "imagenet", "--input-size", "64",
+                         "--head", "patch", "--epochs", "1", "--steps-per-epoch", "2",
+                         "--batch-size", "8", "--paired", "1", "--real-photos", "0", "--quiet")
+    assert code == 0, text
+    assert json.loads((run / "config.json").read_text())["head"] == "patch"
+    model = tmp_path / "m.onnx"
+    code, text = run_cli("export", str(run), "--out", str(model))  # parity-checked
+    assert code == 0, text
+    assert [o.name for o in onnx.load(str(model)).graph.output] == ["logit"]
+    crops = np.stack([cv2.imread(s.path) for s in read_manifest(paired_faces, "val")])
+    p = DeepfakeClassifier(str(model)).predict(crops)
+    assert p.shape == (len(crops),) and np.all((p >= 0) & (p <= 1)) and np.ptp(p) > 0
+
+
 def test_paired_below_one_fills_the_rest_with_dataset_couples(paired_faces: Path) -> None:
     from deepfake_monitor.train.training import TrainConfig, paired_dataset, read_manifest
 

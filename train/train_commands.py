@@ -202,11 +202,12 @@ def register_train(subparsers: Any) -> None:
                    help="with --paired: the share of couples whose real side is a real photo "
                         "of another person instead of the fake's twin or other footage "
                         "(many people as real; default: %(default)s)")
-    p.add_argument("--head", choices=("pooled", "multilayer"), default="pooled",
-                   help="what the classifier reads: the backbone's pooled last features, or "
+    p.add_argument("--head", choices=("pooled", "multilayer", "patch"), default="pooled",
+                   help="what the classifier reads: the backbone's pooled last features, "
                         "those beside its pooled 1/8 and 1/16 feature maps (with --freeze 1: "
-                        "a probe of fixed ImageNet features at several depths; default: "
-                        "%(default)s)")
+                        "a probe of fixed ImageNet features at several depths), or (patch) the "
+                        "backbone cut at its 1/8 map, a logit per ~70 px patch, averaged; "
+                        "default: %(default)s)")
     p.add_argument("--mask-weight", type=float, default=0.0, metavar="W",
                    help="train a manipulation-mask head beside the classifier, its loss at "
                         "weight W (0: none). Targets: the difference between an aligned fake "

@@ -41,7 +41,7 @@ from deepfake_monitor.train.imagenet_ports import MIN_SIZE, PORTS, build_port
 
 from . import manipulation_mask as mm
 from .batches import Augment, make_dataset, online_dataset, paired_dataset
-from .heads import HEADS, multilayer_backbone
+from .heads import HEADS, multilayer_backbone, patch_backbone, patch_logit
 from .online_fakes import Degrade, OnlineBlends
 
 __all__ = ["Degrade", "OnlineBlends", "paired_dataset"]  # re-exported: they were defined here
@@ -99,7 +99,7 @@ class TrainConfig:
     degrade: bool = False  # online_fakes.Degrade (video re-compression, low light, casts)
     mesh: bool = True  # masks from the face mesh's face oval where the model is bundled
     mask_weight: float = 0.0  # > 0: a manipulation-mask head, its loss at this weight
-    head: str = "pooled"  # or "multilayer": heads.py (with freeze 1: a probe of fixed features)
+    head: str = "pooled"  # "multilayer" (freeze 1: a probe of fixed features), "patch": heads.py
     seed: int = 0
     verbose: int = 1
 
@@ -121,6 +121,8 @@ class TrainConfig:
             raise UserError(f"unknown head {self.head!r}; choose from {', '.join(HEADS)}")
         if self.mask_weight < 0:
             raise UserError(f"mask weight must be 0 or more, got {self.mask_weight}")
+        if self.head == "patch" and self.mask_weight > 0:
+            raise UserError("the patch head has no 1/16 map for a mask head: use one of them")
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,8 @@ def build_model(backbone: str, input_size: int, *, weights: str | None = "imagen
     """RGB 0..255 crops in, one fake-vs-real logit out (with `mask_head`, also the
     manipulation mask: outputs [logit, mask]); the first `freeze` share of the backbone's
     weighted layers keep their start weights (and batch-norm statistics); `head` "multilayer"
-    also pools earlier feature maps (heads.py)."""
+    also pools earlier feature maps, "patch" cuts the backbone at its 1/8 map and averages a
+    logit per location (heads.py; `freeze` then counts the layers kept)."""
     ctor_name, mode, min_side = BACKBONES[backbone]
     if input_size < min_side:
         raise UserError(f"{backbone} needs inputs of at least {min_side} px, got {input_size}")
@@ -260,6 +263,14 @@ def _backbone(backbone: str, ctor_name: str, input_size: int, weights: str | Non
 def _with_head(net: keras.Model, backbone: str, input_size: int, mode: str,
                dropout: float, freeze: float, mask_head: bool = False,
                head: str = "pooled") -> keras.Model:
+    if head == "patch":
+        if mask_head:
+            raise UserError("the patch head has no 1/16 map for a mask head: use one of them")
+        net = patch_backbone(net, input_size)
+        freeze_early_layers(net, freeze)
+        inputs = keras.Input((input_size, input_size, 3), dtype="float32", name="image")
+        features = net(BackbonePreprocess(mode, name="preprocess")(inputs))
+        return keras.Model(inputs, patch_logit(features, dropout), name=f"deepfake_{backbone}")
     freeze_early_layers(net, freeze)
     if head == "multilayer":
         net = multilayer_backbone(net, input_size)
