@@ -7,9 +7,10 @@ It runs the project's own commands, each printed before it runs, and every step 
 when its output exists (an interrupted run resumes):
 
 1. `train/corpora.py`: one labels CSV over `realfakes` (real deepfakes, aligned pairs by their
-   `pair` column), `realfaces` (2 217 people: self-blends against "unseen face = fake") and the
-   media clips and photos. Validation: DeepFaceLive people `Recipe.val_people` (checkpoints are
-   chosen on real live swaps, never on self-blends); test: the media's held-out people;
+   `pair` column), `realfaces` (2 217 people, where self-blends or real photos are mixed in:
+   against "unseen face = fake") and the media clips and photos. Validation: DeepFaceLive
+   people `Recipe.val_people` (checkpoints are chosen on real live swaps, never on
+   self-blends); test: the media's held-out people;
 2. `extract --layout labels`: the engine's detector and crop function;
 3. `train --paired P --online-sbi 1`: a share P of each batch is real fakes beside the same
    frame of their original (or beside a real video crop), the rest self-blends of real crops;
