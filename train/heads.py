@@ -24,6 +24,7 @@ import keras
 
 HEADS = ("pooled", "multilayer", "patch")
 PATCH_STRIDE = 8
+PATCH_WITHOUT_MASK = "the patch head has no 1/16 map for a mask head: use one of them"
 
 
 def feature_map(net: keras.Model, input_size: int, stride: int) -> keras.KerasTensor | None:

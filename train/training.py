@@ -41,7 +41,13 @@ from deepfake_monitor.train.imagenet_ports import MIN_SIZE, PORTS, build_port
 
 from . import manipulation_mask as mm
 from .batches import Augment, make_dataset, online_dataset, paired_dataset
-from .heads import HEADS, multilayer_backbone, patch_backbone, patch_logit
+from .heads import (
+    HEADS,
+    PATCH_WITHOUT_MASK,
+    multilayer_backbone,
+    patch_backbone,
+    patch_logit,
+)
 from .online_fakes import Degrade, OnlineBlends
 
 __all__ = ["Degrade", "OnlineBlends", "paired_dataset"]  # re-exported: they were defined here
@@ -122,7 +128,7 @@ class TrainConfig:
         if self.mask_weight < 0:
             raise UserError(f"mask weight must be 0 or more, got {self.mask_weight}")
         if self.head == "patch" and self.mask_weight > 0:
-            raise UserError("the patch head has no 1/16 map for a mask head: use one of them")
+            raise UserError(PATCH_WITHOUT_MASK)
 
 
 @dataclass(frozen=True)
@@ -265,17 +271,15 @@ def _with_head(net: keras.Model, backbone: str, input_size: int, mode: str,
                head: str = "pooled") -> keras.Model:
     if head == "patch":
         if mask_head:
-            raise UserError("the patch head has no 1/16 map for a mask head: use one of them")
-        net = patch_backbone(net, input_size)
-        freeze_early_layers(net, freeze)
-        inputs = keras.Input((input_size, input_size, 3), dtype="float32", name="image")
-        features = net(BackbonePreprocess(mode, name="preprocess")(inputs))
-        return keras.Model(inputs, patch_logit(features, dropout), name=f"deepfake_{backbone}")
+            raise UserError(PATCH_WITHOUT_MASK)
+        net = patch_backbone(net, input_size)  # cut first: `freeze` counts the layers kept
     freeze_early_layers(net, freeze)
     if head == "multilayer":
         net = multilayer_backbone(net, input_size)
     inputs = keras.Input((input_size, input_size, 3), dtype="float32", name="image")
     x = BackbonePreprocess(mode, name="preprocess")(inputs)
+    if head == "patch":
+        return keras.Model(inputs, patch_logit(net(x), dropout), name=f"deepfake_{backbone}")
     if mask_head:  # the backbone's stride-16 map as a second output of it
         net = keras.Model(net.inputs, [mm.stride16_features(net, input_size), net.outputs[0]],
                           name=f"{net.name}_features")
