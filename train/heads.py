@@ -22,7 +22,6 @@ import math
 
 import keras
 
-HEADS = ("pooled", "multilayer", "patch")
 PATCH_STRIDE = 8
 PATCH_WITHOUT_MASK = "the patch head has no 1/16 map for a mask head: use one of them"
 

@@ -47,6 +47,7 @@ from .corpora import (
     with_splits,
     write_labels,
 )
+from .head_names import HEADS
 from .recipe_steps import (
     clip_threshold,
     measure_speed,
@@ -404,7 +405,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=Recipe.seed,
                         help="training's random seed: rerun with another to see the run-to-run "
                              "spread (default: %(default)s)")
-    parser.add_argument("--head", choices=("pooled", "multilayer", "patch"), default=Recipe.head,
+    parser.add_argument("--head", choices=HEADS, default=Recipe.head,
                         help="the classifier's head (train/heads.py; default: %(default)s)")
     parser.add_argument("--folds", action="store_true",
                         help="also run leave-one-generator-out (about 5 minutes a fold on two "

@@ -23,6 +23,7 @@ from deepfake_monitor.realtime.argtypes import (
     positive_int,
     ranged,
 )
+from deepfake_monitor.train.head_names import HEADS
 
 share = ranged(float, 0.0, 1.0)  # a share of samples: 1 (all of them) is allowed
 
@@ -202,7 +203,7 @@ def register_train(subparsers: Any) -> None:
                    help="with --paired: the share of couples whose real side is a real photo "
                         "of another person instead of the fake's twin or other footage "
                         "(many people as real; default: %(default)s)")
-    p.add_argument("--head", choices=("pooled", "multilayer", "patch"), default="pooled",
+    p.add_argument("--head", choices=HEADS, default="pooled",
                    help="what the classifier reads: the backbone's pooled last features, "
                         "those beside its pooled 1/8 and 1/16 feature maps (with --freeze 1: "
                         "a probe of fixed ImageNet features at several depths), or (patch) the "

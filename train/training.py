@@ -41,13 +41,8 @@ from deepfake_monitor.train.imagenet_ports import MIN_SIZE, PORTS, build_port
 
 from . import manipulation_mask as mm
 from .batches import Augment, make_dataset, online_dataset, paired_dataset
-from .heads import (
-    HEADS,
-    PATCH_WITHOUT_MASK,
-    multilayer_backbone,
-    patch_backbone,
-    patch_logit,
-)
+from .head_names import HEADS
+from .heads import PATCH_WITHOUT_MASK, multilayer_backbone, patch_backbone, patch_logit
 from .online_fakes import Degrade, OnlineBlends
 
 __all__ = ["Degrade", "OnlineBlends", "paired_dataset"]  # re-exported: they were defined here
