@@ -374,7 +374,8 @@ def card_metrics(figures: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None = None) -> tuple[Recipe, argparse.Namespace]:
+    """The command line as a Recipe, and the rest (folders, --folds, --devset)."""
     parser = argparse.ArgumentParser(
         prog="python -m deepfake_monitor.train.swap_recipe",
         description="Build a classifier from real face swaps beside their originals "
@@ -399,6 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--real-photos", type=float, default=Recipe.real_photos,
                         help="share of couples whose real side is a photo of one of realfaces' "
                              "2 217 people (default: %(default)s)")
+    parser.add_argument("--size", type=int, default=Recipe.size,
+                        help="crop side in pixels, the model's input (default: %(default)s)")
+    parser.add_argument("--margin", type=float, default=Recipe.margin,
+                        help="context around the face box, as a share of its side "
+                             "(default: %(default)s)")
     parser.add_argument("--no-degrade", dest="degrade", action="store_false",
                         help="train on the crops as decoded, without the blur, noise, JPEG and "
                              "resizing applied to both classes")
@@ -413,12 +419,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--devset", type=Path, default=None,
                         help="real deepfakes to report on (evaluation only)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("deepfake_monitor.realtime.sources").setLevel(logging.WARNING)
     recipe = Recipe(paired=args.paired, epochs=args.epochs, freeze=args.freeze,
                     mask_weight=args.mask_weight, head=args.head, seed=args.seed,
                     frames_per_clip=args.frames_per_clip, degrade=args.degrade,
-                    real_photos=args.real_photos)
+                    real_photos=args.real_photos, size=args.size, margin=args.margin)
+    return recipe, args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    recipe, args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("deepfake_monitor.realtime.sources").setLevel(logging.WARNING)
     try:
         figures = build(args.shared, args.work, args.out, recipe, args.devset, args.folds)
     except UserError as exc:
