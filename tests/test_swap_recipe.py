@@ -62,11 +62,13 @@ def test_train_command_mixes_self_blends_only_below_one() -> None:
     assert photos[photos.index("--real-photos") + 1] == "0.5" and "--online-sbi" not in photos
 
 
-def test_crop_size_and_margin_reach_extract_and_train() -> None:
+def test_command_line_options_reach_the_recipe() -> None:
     from deepfake_monitor.train.swap_recipe import parse_args
 
-    recipe, args = parse_args(["--shared", "s", "--out", "o", "--size", "224", "--margin", "0.2"])
+    recipe, args = parse_args(["--shared", "s", "--out", "o", "--size", "224", "--margin", "0.2",
+                               "--aligned-share", "1"])
     assert (recipe.size, recipe.margin) == (224, 0.2) and args.out == Path("o")
+    assert recipe.aligned_share == 1.0
     assert parse_args(["--shared", "s", "--out", "o"])[0] == Recipe()
     argv = train_argv(recipe, Path("faces"), Path("run"))
     assert argv[argv.index("--input-size") + 1] == "224"

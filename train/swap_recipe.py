@@ -389,6 +389,10 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Recipe, argparse.Name
     parser.add_argument("--paired", type=float, default=Recipe.paired,
                         help="share of real-fake couples, the rest self-blends "
                              "(default: %(default)s)")
+    parser.add_argument("--aligned-share", type=float, default=Recipe.aligned_share,
+                        help="share of the real-fake couples that are the same frame of a fake "
+                             "and its original; the rest a fake without a twin beside a real "
+                             "video crop (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=Recipe.epochs)
     parser.add_argument("--freeze", type=float, default=Recipe.freeze)
     parser.add_argument("--mask-weight", type=float, default=Recipe.mask_weight,
@@ -422,7 +426,8 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Recipe, argparse.Name
     recipe = Recipe(paired=args.paired, epochs=args.epochs, freeze=args.freeze,
                     mask_weight=args.mask_weight, head=args.head, seed=args.seed,
                     frames_per_clip=args.frames_per_clip, degrade=args.degrade,
-                    real_photos=args.real_photos, size=args.size, margin=args.margin)
+                    real_photos=args.real_photos, size=args.size, margin=args.margin,
+                    aligned_share=args.aligned_share)
     return recipe, args
 
 
