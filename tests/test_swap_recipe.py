@@ -4,6 +4,7 @@ corpora beside the checkout: who is trained on, who is held out, and why."""
 from __future__ import annotations
 
 import csv
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -82,4 +83,26 @@ def test_dev_figures_at_the_bare_threshold_count_twins() -> None:
               ("g/fake/c.mp4", "fake", 0.8), ("g/real/x.mp4", "real", None)]
     report = {"videos": [{"path": p, "label": lab, "score": s} for p, lab, s in videos]}
     got = at_threshold(report, 0.6)
+    lift, spread = got.pop("pair_lift"), got.pop("real_sd")
     assert got == {"real_flagged": 0.5, "fake_caught": 2 / 3, "pairs_above": 1, "pairs": 2}
+    assert lift == pytest.approx(0.05) and spread == pytest.approx(0.1)  # (0.2, -0.1); (0.7, 0.5)
+
+
+def test_card_lists_realfaces_only_where_it_trained_the_model() -> None:
+    from deepfake_monitor.realtime.model.contract import (
+        CropSpec,
+        InputSpec,
+        ModelCard,
+        ModelContract,
+        OutputSpec,
+    )
+    from deepfake_monitor.train.swap_recipe import render_card
+
+    contract = ModelContract(InputSpec(160), CropSpec(0.3), OutputSpec(), ModelCard("t"),
+                             threshold=0.6)
+    held = {"overall": {"auc": 0.7, "real_flagged": 0.0, "fake_caught": 0.4}}
+    cards = {(p, q): render_card({"recipe": asdict(Recipe(paired=p, real_photos=q)),
+                                  "heldout": held}, contract)
+             for p, q in ((1.0, 0.0), (0.7, 0.0), (1.0, 0.5))}
+    assert "realfaces" not in cards[1.0, 0.0] and "realfakes" in cards[1.0, 0.0]
+    assert "2 217 photos" in cards[0.7, 0.0] and "2 217 photos" in cards[1.0, 0.5]
