@@ -161,6 +161,8 @@ def test_paired_below_one_fills_the_rest_with_dataset_couples(paired_faces: Path
 
 def test_leave_one_generator_out_holds_each_group_out(paired_faces: Path,
                                                       tmp_path: Path) -> None:
+    from dataclasses import replace
+
     from deepfake_monitor.train.folds import Fold, auc, run_folds, table, write_fold_faces
     from deepfake_monitor.train.training import TrainConfig, read_manifest
 
@@ -190,5 +192,11 @@ def test_leave_one_generator_out_holds_each_group_out(paired_faces: Path,
     assert "| A | 2 / 2 |" in table(results) and "**mean**" in table(results)
     again = run_folds(paired_faces, absolute, tmp_path / "folds", base, folds)  # resumes
     assert again == results
+    # Another schedule is another measurement: the fold trains again instead of being reused.
+    longer = run_folds(paired_faces, absolute, tmp_path / "folds", replace(base, epochs=2),
+                       folds[:1])
+    assert longer[0]["schedule"] == [2, 2] and results[0]["schedule"] == [1, 2]
+    config = json.loads((tmp_path / "folds" / "A" / "run" / "config.json").read_text())
+    assert config["epochs"] == 2
     assert auc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0
     assert auc([0, 1], [0.5, 0.5]) == 0.5

@@ -7,11 +7,11 @@ talking heads and lip-sync), trains the recipe on everything else, and scores th
 against the fold's own real clips, which the run never saw either. Video score: the mean
 P(fake) over the clip's crops.
 
-    python -m deepfake_monitor.train.folds FACES LABELS.csv --out DIR [--epochs 3 --steps 40]
+    python -m deepfake_monitor.train.folds FACES LABELS.csv --out DIR [--epochs 6 --steps 60]
 
 FACES is an `extract --layout labels` folder of LABELS.csv (train/corpora.py writes both for
 the recipe). Fold runs reuse FACES's crops (a symlink); each fold's result is written as it
-finishes, and a rerun skips finished folds.
+finishes, and a rerun skips the folds finished on the same schedule (epochs x steps).
 """
 
 from __future__ import annotations
@@ -138,6 +138,15 @@ def score_fold(run: Path, faces: Path) -> dict[str, Any]:
     }
 
 
+def _schedule_of(run: Path) -> list[int] | None:
+    """[epochs, steps per epoch] of a fold's earlier training, None where there was none."""
+    try:
+        config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return [config.get("epochs"), config.get("steps_per_epoch")]
+
+
 def run_folds(faces: Path, labels_csv: Path, out: Path, base: Any,
               folds: Sequence[Fold] = FOLDS) -> list[dict[str, Any]]:
     """Train `base` (a TrainConfig; faces/out replaced per fold, last epoch kept) on each fold's
@@ -149,16 +158,20 @@ def run_folds(faces: Path, labels_csv: Path, out: Path, base: Any,
     results_path = out / "folds.json"
     results: dict[str, Any] = (json.loads(results_path.read_text(encoding="utf-8"))
                                if results_path.is_file() else {})
+    schedule = [base.epochs, base.steps_per_epoch]
     for fold in folds:
-        if fold.name in results:
+        if results.get(fold.name, {}).get("schedule") == schedule:
             log.info("fold %s: done already", fold.name)
             continue
         fold_faces = write_fold_faces(faces, labels_csv, fold, out / fold.name / "faces")
         run = out / fold.name / "run"
+        if _schedule_of(run) not in (None, schedule):
+            log.info("fold %s: trained on another schedule before; training it again", fold.name)
+            shutil.rmtree(run)
         if not (run / "best.keras").is_file() or (run / "resume").is_dir():
             train(replace(base, faces=str(fold_faces), out=str(run), checkpoint="last"))
         # Through JSON, so that a resumed run returns the very same values.
-        results[fold.name] = json.loads(json.dumps({**asdict(fold),
+        results[fold.name] = json.loads(json.dumps({**asdict(fold), "schedule": schedule,
                                                     **score_fold(run, fold_faces)}))
         print(f"[folds] {fold.name}: {results[fold.name]}", file=sys.stderr, flush=True)
         tmp = results_path.with_name(results_path.name + ".part")
@@ -203,8 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("labels", type=Path)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--config", type=Path, help="a run's config.json to take the recipe from")
-    p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=6,
+                   help="epochs a fold (default: %(default)s, the swap recipe's own)")
+    p.add_argument("--steps", type=int, default=60,
+                   help="steps an epoch (default: %(default)s); a shorter schedule understates "
+                        "the folds")
     p.add_argument("--only", nargs="*", help="fold names")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
