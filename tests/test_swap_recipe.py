@@ -72,9 +72,9 @@ def test_command_line_options_reach_the_recipe() -> None:
     assert recipe.aligned_share == 1.0
     assert parse_args(["--shared", "s", "--out", "o"])[0] == Recipe()
     longer = parse_args(["--shared", "s", "--out", "o", "--epochs", "8"])[0]
-    assert (longer.fold_epochs, longer.fold_steps) == (8, Recipe.steps_per_epoch)
+    assert longer.fold_schedule() == (8, Recipe.steps_per_epoch)
     quick = parse_args(["--shared", "s", "--out", "o", "--folds", "--quick-folds"])[0]
-    assert (quick.fold_epochs, quick.fold_steps) == (3, 30)
+    assert quick.fold_schedule() == (3, 30)
     argv = train_argv(recipe, Path("faces"), Path("run"))
     assert argv[argv.index("--input-size") + 1] == "224"
 
